@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/**
+ * The CDK app: `npx cdk synth` from the repository root (see cdk.json).
+ *
+ * Context: `patrol:manifest` (default `<repo>/rules.toml`), `patrol:architecture`
+ * (`arm64` | `x86_64`), `patrol:operatorsEmail`. Env: `PATROL_BIN`.
+ */
+import { App } from 'aws-cdk-lib';
+import { buildPatrolApp } from '../lib/app';
+import { nagResult } from '../lib/nag-acknowledgements';
+
+const app = new App();
+const region = process.env.CDK_DEFAULT_REGION;
+const account = process.env.CDK_DEFAULT_ACCOUNT;
+buildPatrolApp(app, {
+  env: {
+    ...(account === undefined ? {} : { account }),
+    ...(region === undefined ? {} : { region }),
+  },
+});
+// Synthesis runs the cdk-nag plugin and fails on any unacknowledged finding; CDK prints
+// nothing when all is well, so say it (stderr: stdout belongs to the CDK CLI).
+app.synth();
+console.error(nagResult(app));

@@ -1,0 +1,53 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface FailureQueueProps {
+  /** Named in the alarm description, e.g. the rule id. */
+  readonly owner: string;
+  /** Notified when anything lands in the queue. */
+  readonly alarmTopic: sns.ITopic;
+  /**
+   * How long failed events are kept for inspection and redrive.
+   *
+   * @default Duration.days(14) (the SQS maximum)
+   */
+  readonly retentionPeriod?: Duration;
+}
+
+/**
+ * Where a rule's events go when they could not be handled: EventBridge's dead-letter queue
+ * for undeliverable events and the function's on-failure destination after async retries.
+ * Encrypted (SSE-SQS, which EventBridge and Lambda can write without a key policy), TLS
+ * only, and alarmed: a single message notifies the operators.
+ */
+export class FailureQueue extends Construct {
+  public readonly queue: sqs.Queue;
+  public readonly alarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: FailureQueueProps) {
+    super(scope, id);
+
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: props.retentionPeriod ?? Duration.days(14),
+    });
+
+    this.alarm = new cloudwatch.Alarm(this, 'Alarm', {
+      alarmDescription: `Patrol: events for ${props.owner} failed and wait in its failure queue`,
+      metric: this.queue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(1),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+  }
+}

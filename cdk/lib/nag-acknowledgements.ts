@@ -1,0 +1,71 @@
+/**
+ * Every cdk-nag finding Patrol acknowledges, with the reason, in one place. Each entry names
+ * the finding id (`Rule` or `Rule[Finding]`) and the constructs it applies to; anything not
+ * listed here must be fixed, not acknowledged.
+ */
+import { Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { FailureQueue } from './failure-queue';
+import { PatrolRule } from './patrol-rule';
+
+export interface NagAcknowledgement {
+  /** cdk-nag finding id, e.g. `AwsSolutions-IAM5[Resource::*]`. */
+  readonly id: string;
+  readonly reason: string;
+  /** The constructs (and everything below them) the acknowledgement covers. */
+  readonly appliesTo: (construct: IConstruct) => boolean;
+}
+
+export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
+  {
+    id: 'AwsSolutions-SQS3',
+    reason:
+      'A failure queue IS the dead-letter queue (EventBridge target DLQ and Lambda on-failure destination); ' +
+      'nothing consumes it, an alarm watches it, so it needs no DLQ of its own.',
+    appliesTo: (c) => c instanceof FailureQueue,
+  },
+  {
+    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+    reason:
+      'Added by topic.grantPublish for the alert topic\'s own KMS key only (resource is that key\'s ARN); ' +
+      'SNS server-side encryption needs GenerateDataKey and GenerateDataKeyWithoutPlaintext.',
+    appliesTo: (c) => c instanceof PatrolRule,
+  },
+  {
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'The actions are the rule\'s own `permissions` list in rules.toml, reviewed with the rule; the ' +
+      'read-only list/describe calls scheduled audits make do not support resource-level permissions.',
+    appliesTo: (c) => c instanceof PatrolRule && c.rule.permissions.length > 0,
+  },
+];
+
+/** Records each acknowledgement on the constructs it applies to (cdk-nag 3 reads them). */
+export function acknowledgeNagFindings(scope: IConstruct): void {
+  for (const construct of scope.node.findAll()) {
+    for (const ack of NAG_ACKNOWLEDGEMENTS) {
+      if (ack.appliesTo(construct)) {
+        Validations.of(construct).acknowledge({ id: ack.id, reason: ack.reason });
+      }
+    }
+  }
+}
+
+/** One line for people: the cdk-nag AwsSolutions result for everything under `scope`. */
+export function nagResult(scope: IConstruct): string {
+  const report = new AwsSolutionsChecks().validateScope(scope);
+  const findings = report.violations.reduce((n, v) => n + v.violatingResources.length, 0);
+  let acknowledged = 0;
+  for (const construct of scope.node.findAll()) {
+    for (const entry of construct.node.metadata) {
+      if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+        acknowledged += Object.keys(entry.data as object).length;
+      }
+    }
+  }
+  return (
+    `cdk-nag AwsSolutions: ${findings} unacknowledged finding(s); ` +
+    `${acknowledged} acknowledgement(s), each with its reason in cdk/lib/nag-acknowledgements.ts`
+  );
+}

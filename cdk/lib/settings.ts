@@ -1,0 +1,55 @@
+/**
+ * The app's settings, read once from CDK context (`cdk.json` or `cdk synth -c key=value`).
+ */
+import * as path from 'node:path';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { Node } from 'constructs';
+import { DEFAULT_MANIFEST } from './paths';
+
+/** Context key: the manifest to synthesize (`rules.toml`, or a normalized `.json`). */
+export const CONTEXT_MANIFEST = 'patrol:manifest';
+/** Context key: `arm64` (default) or `x86_64`, for every rule function. */
+export const CONTEXT_ARCHITECTURE = 'patrol:architecture';
+/** Context key: optional email address subscribed to the operators' topic. */
+export const CONTEXT_OPERATORS_EMAIL = 'patrol:operatorsEmail';
+
+export interface PatrolSettings {
+  /** Absolute path of the manifest. */
+  readonly manifestPath: string;
+  readonly architecture: lambda.Architecture;
+  readonly operatorsEmail?: string;
+}
+
+const ARCHITECTURES: { readonly [name: string]: lambda.Architecture } = {
+  arm64: lambda.Architecture.ARM_64,
+  x86_64: lambda.Architecture.X86_64,
+};
+
+/** Reads and checks the `patrol:*` context keys. */
+export function readSettings(node: Node): PatrolSettings {
+  const manifest = optionalString(node, CONTEXT_MANIFEST) ?? DEFAULT_MANIFEST;
+  const archName = optionalString(node, CONTEXT_ARCHITECTURE) ?? 'arm64';
+  const architecture = ARCHITECTURES[archName];
+  if (!architecture) {
+    throw new Error(
+      `context ${CONTEXT_ARCHITECTURE}=${archName} is not supported; use one of: ${Object.keys(ARCHITECTURES).join(', ')}`,
+    );
+  }
+  const operatorsEmail = optionalString(node, CONTEXT_OPERATORS_EMAIL);
+  return {
+    manifestPath: path.resolve(manifest),
+    architecture,
+    ...(operatorsEmail === undefined ? {} : { operatorsEmail }),
+  };
+}
+
+function optionalString(node: Node, key: string): string | undefined {
+  const value: unknown = node.tryGetContext(key);
+  if (value === undefined || value === null || value === '') {
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    throw new Error(`context ${key} must be a string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

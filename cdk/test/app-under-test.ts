@@ -1,0 +1,68 @@
+/**
+ * Builds the Patrol app for a test the way `cdk synth` does (cdk.json's context, the same
+ * `buildPatrolApp` wiring), minus bundling: the Rust build belongs to `make demo`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildPatrolApp } from '../lib/app';
+import type { PatrolCentralStack } from '../lib/central-stack';
+import type { Manifest } from '../lib/manifest';
+import { REPO_ROOT } from '../lib/paths';
+import { CONTEXT_MANIFEST } from '../lib/settings';
+
+export const FIXTURES = path.join(__dirname, 'fixtures');
+export const FAKE_PATROL = path.join(FIXTURES, 'fake-patrol.sh');
+
+const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')) as {
+  context: Record<string, unknown>;
+};
+
+export interface AppUnderTest {
+  readonly app: App;
+  readonly stack: PatrolCentralStack;
+  readonly template: Template;
+}
+
+/** Synthesizes the manifest at `manifestPath` (a fixture name or a path). */
+export function synthManifest(
+  manifestPath: string,
+  context: Record<string, unknown> = {},
+  patrolBin: string = FAKE_PATROL,
+): AppUnderTest {
+  const { app, stack } = buildManifestApp(manifestPath, context, patrolBin);
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** Builds, but does not synthesize, the app for the manifest at `manifestPath`. */
+export function buildManifestApp(
+  manifestPath: string,
+  context: Record<string, unknown> = {},
+  patrolBin: string = FAKE_PATROL,
+): Omit<AppUnderTest, 'template'> {
+  const app = new App({
+    context: {
+      ...cdkJson.context,
+      'aws:cdk:bundling-stacks': [],
+      [CONTEXT_MANIFEST]: path.isAbsolute(manifestPath) ? manifestPath : path.join(FIXTURES, manifestPath),
+      ...context,
+    },
+  });
+  const stack = buildPatrolApp(app, { env: { region: 'us-east-1' }, patrolBin });
+  return { app, stack };
+}
+
+/** Reads a fixture manifest. */
+export function readFixture(name: string): Manifest {
+  return JSON.parse(fs.readFileSync(path.join(FIXTURES, name), 'utf8')) as Manifest;
+}
+
+/** Writes `manifest` to a fresh temporary `.json` file and returns its path. */
+export function writeTempManifest(manifest: Manifest): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'patrol-cdk-'));
+  const file = path.join(dir, 'manifest.json');
+  fs.writeFileSync(file, JSON.stringify(manifest));
+  return file;
+}

@@ -1,0 +1,56 @@
+//! Reading the manifest the way every subcommand does: handlers discovered from the
+//! `lambdas/` folder beside it, diagnostics printed to stderr, exit code 1 on findings.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use patrol_core::diagnostic::render_all;
+use patrol_core::manifest::{Manifest, ValidateOptions, validate_str};
+
+/// `Ok(Err(code))` when the manifest has problems (already printed).
+pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
+    let options = ValidateOptions {
+        handlers: handlers(path),
+    };
+    let shown = path.display().to_string();
+    match validate_str(&text, &shown, &options) {
+        Ok(m) => Ok(Ok(m)),
+        Err(diags) => {
+            eprint!("{}", render_all(&diags, &shown, &text));
+            Ok(Err(ExitCode::from(1)))
+        }
+    }
+}
+
+/// Handler crates are the folders under `lambdas/` next to the manifest.
+fn handlers(manifest: &Path) -> Vec<String> {
+    let dir = manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("lambdas");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    if found.is_empty() {
+        found.push(patrol_core::manifest::validate::DEFAULT_HANDLER.to_owned());
+    }
+    found.sort();
+    found
+}
+
+/// Resolves a path written in the manifest (relative to the manifest's folder).
+pub fn relative_to_manifest(manifest: &Path, written: &str) -> std::path::PathBuf {
+    manifest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(written)
+}

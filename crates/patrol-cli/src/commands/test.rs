@@ -1,0 +1,75 @@
+//! `patrol test`: every rule's inline tests, through the same engine as replay and
+//! the live path (pattern, read-only delivery, template).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use patrol_core::engine::{Engine, Outcome};
+use patrol_core::manifest::Expect;
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Only run the tests of these rules.
+    #[arg(long = "rule")]
+    rules: Vec<String>,
+}
+
+pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
+    let m = match super::load::manifest(manifest)? {
+        Ok(m) => m,
+        Err(code) => return Ok(code),
+    };
+    for wanted in &args.rules {
+        if m.rule(wanted).is_none() {
+            anyhow::bail!("no rule `{wanted}` in {}", manifest.display());
+        }
+    }
+    let engine = Engine::new(&m).map_err(|(rule, e)| anyhow::anyhow!("rule `{rule}`: {e}"))?;
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for rule in &m.rules {
+        if !args.rules.is_empty() && !args.rules.contains(&rule.id) {
+            continue;
+        }
+        for t in &rule.tests {
+            let path = super::load::relative_to_manifest(manifest, &t.event);
+            let verdict = check_one(&engine, &rule.id, &path, t.expect);
+            match verdict {
+                Ok(detail) => {
+                    passed += 1;
+                    println!("ok    {} {} ({detail})", rule.id, t.event);
+                }
+                Err(why) => {
+                    failed += 1;
+                    println!("FAIL  {} {}: {why}", rule.id, t.event);
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn check_one(engine: &Engine<'_>, rule: &str, path: &Path, expect: Expect) -> Result<String, String> {
+    let mut events = super::replay::read_event_file(path);
+    if events.len() != 1 {
+        return Err(format!("expected exactly one event in the file, found {}", events.len()));
+    }
+    let raw = events.pop().ok_or("no event")??;
+    let event = patrol_core::event::to_eventbridge(raw).map_err(|e| e.to_string())?;
+    let outcome = engine
+        .evaluate(&event)
+        .into_iter()
+        .find(|o| match o {
+            Outcome::Alert(a) => a.rule == rule,
+            Outcome::Failed { rule: r, .. } => r == rule,
+        });
+    match (expect, outcome) {
+        (Expect::Alert, Some(Outcome::Alert(a))) => Ok(format!("alert: {}", a.message)),
+        (Expect::Alert, Some(Outcome::Failed { error, .. })) => {
+            Err(format!("matched, but the alert failed: {error}"))
+        }
+        (Expect::Alert, None) => Err("expected an alert, got none".into()),
+        (Expect::Quiet, None) => Ok("quiet".into()),
+        (Expect::Quiet, Some(_)) => Err("expected no alert, but the rule fired".into()),
+    }
+}

@@ -1,0 +1,57 @@
+//! The `patrol` command. `main` only parses arguments and maps results to exit codes;
+//! each subcommand lives in its own file under `commands/`.
+//!
+//! Exit codes: 0 ok, 1 findings (invalid manifest, failed tests, rejected patterns),
+//! 2 usage or internal error.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "patrol",
+    version,
+    about = "Serverless AWS security monitoring: validate, test and replay the rules in rules.toml",
+    long_about = None,
+)]
+struct Cli {
+    /// The manifest to read.
+    #[arg(long, global = true, default_value = "rules.toml", env = "PATROL_MANIFEST")]
+    manifest: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check rules.toml and report every problem, compiler style (exit 1 if any).
+    Validate,
+    /// Print the normalized manifest (what the CDK app and the functions consume).
+    Manifest(commands::manifest::ManifestArgs),
+    /// Run every rule's inline tests (`tests = [...]` in rules.toml).
+    Test(commands::test::TestArgs),
+    /// Run events (CloudTrail records or EventBridge events) through every rule and print
+    /// the alerts they would raise. Nothing is sent.
+    Replay(commands::replay::ReplayArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate => commands::validate::run(&cli.manifest),
+        Command::Manifest(args) => commands::manifest::run(&cli.manifest, &args),
+        Command::Test(args) => commands::test::run(&cli.manifest, &args),
+        Command::Replay(args) => commands::replay::run(&cli.manifest, &args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

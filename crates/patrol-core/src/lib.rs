@@ -1,0 +1,21 @@
+//! Patrol's pure core: everything that decides what a rule means and what it does with an
+//! event, with no AWS SDK and no async runtime, so it runs the same in Lambda, in the CLI
+//! and in tests.
+//!
+//! - [`manifest`]: `rules.toml` as written (`Raw*`, spanned) → validated [`manifest::Manifest`],
+//!   its diagnostics, and the normalized JSON the CDK app consumes.
+//! - [`pattern`]: the EventBridge event-pattern engine (parse → compile → match).
+//! - [`event`]: CloudTrail records wrapped as EventBridge delivers them.
+//! - [`template`]: message templates (minijinja).
+//! - [`alert`]: the alert model and how a rule turns an event into one.
+//! - [`engine`]: a whole manifest run over events offline (test, replay).
+//!
+//! Not here: AWS clients, secrets, delivery (see `lambdas/` and `patrol-cli`).
+
+pub mod alert;
+pub mod diagnostic;
+pub mod engine;
+pub mod event;
+pub mod manifest;
+pub mod pattern;
+pub mod template;

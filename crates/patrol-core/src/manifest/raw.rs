@@ -1,0 +1,75 @@
+//! `rules.toml` exactly as written: every field optional where a missing value deserves a
+//! better message than serde's, spans kept so diagnostics can point at the text, unknown
+//! keys rejected. [`super::validate`] turns this into the normalized model.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+pub type Str = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawManifest {
+    pub version: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub defaults: Option<Spanned<RawDefaults>>,
+    /// Alert routes, by id.
+    #[serde(default)]
+    pub notify: BTreeMap<Str, Spanned<RawRoute>>,
+    /// Rules, by id.
+    #[serde(default)]
+    pub rules: BTreeMap<Str, Spanned<RawRule>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub notify: Option<Spanned<Vec<Str>>>,
+    pub severity: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    #[serde(rename = "type")]
+    pub kind: Option<Str>,
+    pub email: Option<Vec<Str>>,
+    pub https: Option<Vec<Str>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub description: Option<Str>,
+    pub severity: Option<Str>,
+    /// What on-call should do; shown in every alert.
+    pub runbook: Option<Str>,
+    pub trigger: Option<Spanned<RawTrigger>>,
+    pub handler: Option<Str>,
+    pub message: Option<Str>,
+    pub notify: Option<Spanned<Vec<Str>>>,
+    pub params: Option<Spanned<toml::Table>>,
+    pub permissions: Option<Vec<Str>>,
+    pub include_read_only: Option<Spanned<bool>>,
+    pub tests: Option<Spanned<Vec<Spanned<RawTest>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    /// Any EventBridge pattern: a TOML table, or a string holding its JSON (needed for `null`).
+    pub pattern: Option<Spanned<toml::Value>>,
+    /// Shorthand for CloudTrail events: `eventSource`, `eventName` and more `detail` fields.
+    pub cloudtrail: Option<Spanned<toml::Table>>,
+    /// `rate(...)` or `cron(...)`.
+    pub schedule: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTest {
+    pub event: Str,
+    pub expect: Str,
+}

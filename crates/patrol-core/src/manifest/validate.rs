@@ -1,0 +1,911 @@
+//! Raw manifest → normalized [`Manifest`], collecting every problem as a [`Diagnostic`]
+//! instead of stopping at the first.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use serde_json::{Map, Value, json};
+
+use super::raw::{RawManifest, RawRoute, RawRule, RawTrigger, Str};
+use super::{
+    Expect, FORMAT_VERSION, Manifest, Route, RouteKind, Rule, RuleTest, Severity, Trigger,
+};
+use crate::diagnostic::Diagnostic;
+use crate::pattern::Pattern;
+use crate::template::{self, TemplateError};
+
+/// What validation needs to know about the world outside the manifest's text.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// Handler crates that exist (folders under `lambdas/`).
+    pub handlers: Vec<String>,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        Self {
+            handlers: vec![DEFAULT_HANDLER.to_owned()],
+        }
+    }
+}
+
+pub const DEFAULT_HANDLER: &str = "notify";
+const DEFAULT_MESSAGE: &str = "{{ rule.description }}: {{ detail.eventName }} by {{ actor }} in account {{ account }} ({{ region }}) from {{ source_ip }}";
+
+/// Event sources whose CloudTrail events reach EventBridge only in us-east-1.
+const GLOBAL_SOURCES: &[&str] = &[
+    "aws.iam",
+    "aws.sts",
+    "aws.signin",
+    "aws.organizations",
+    "aws.cloudfront",
+    "aws.route53",
+    "aws.globalaccelerator",
+];
+const GLOBAL_REGION: &str = "us-east-1";
+
+/// Parses and validates a manifest's text. `source` is the path shown in messages.
+pub fn validate_str(
+    text: &str,
+    source: &str,
+    options: &ValidateOptions,
+) -> Result<Manifest, Vec<Diagnostic>> {
+    let raw: RawManifest = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => return Err(vec![toml_error(&e)]),
+    };
+    let mut cx = Cx {
+        diags: Vec::new(),
+        options,
+    };
+    let manifest = cx.manifest(raw, source);
+    if cx.diags.is_empty() {
+        Ok(manifest)
+    } else {
+        cx.diags
+            .sort_by_key(|d| d.span.as_ref().map_or(usize::MAX, |s| s.start));
+        Err(cx.diags)
+    }
+}
+
+/// Like [`validate_str`], reading the file first.
+pub fn load(path: &std::path::Path, options: &ValidateOptions) -> Result<Manifest, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let source = path.display().to_string();
+    validate_str(&text, &source, options).map_err(|diagnostics| LoadError::Invalid {
+        rendered: crate::diagnostic::render_all(&diagnostics, &source, &text),
+        diagnostics,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read manifest {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{rendered}")]
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        rendered: String,
+    },
+}
+
+fn toml_error(e: &toml::de::Error) -> Diagnostic {
+    let message = e.message().trim().to_owned();
+    let (code, help) = if message.starts_with("unknown field") {
+        (
+            "unknown-key",
+            "remove the key or fix its spelling; the README's rules.toml reference lists every key",
+        )
+    } else if message.starts_with("missing field") {
+        (
+            "missing-key",
+            "add the key; the README's rules.toml reference says what it takes",
+        )
+    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        (
+            "wrong-type",
+            "the README's rules.toml reference gives each key's type",
+        )
+    } else {
+        (
+            "invalid-toml",
+            "this is not valid TOML; check quotes, brackets and `key = value` syntax",
+        )
+    };
+    Diagnostic::new(code, message).at_opt(e.span()).help(help)
+}
+
+struct Cx<'a> {
+    diags: Vec<Diagnostic>,
+    options: &'a ValidateOptions,
+}
+
+fn span<T>(s: &serde_spanned::Spanned<T>) -> Range<usize> {
+    s.span()
+}
+
+impl Cx<'_> {
+    fn err(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    fn manifest(&mut self, raw: RawManifest, source: &str) -> Manifest {
+        if let Some(v) = &raw.version {
+            if *v.get_ref() != 1 {
+                self.err(
+                    Diagnostic::new(
+                        "unsupported-version",
+                        format!("manifest version {} is not supported", v.get_ref()),
+                    )
+                    .at(span(v))
+                    .help("this Patrol reads `version = 1`"),
+                );
+            }
+        }
+        let routes: Vec<Route> = raw
+            .notify
+            .iter()
+            .filter_map(|(id, route)| self.route(id, route))
+            .collect();
+        let route_ids: BTreeSet<&str> = raw.notify.keys().map(|k| k.get_ref().as_str()).collect();
+
+        let defaults = raw.defaults.as_ref().map(|d| d.get_ref());
+        let default_notify = defaults.and_then(|d| d.notify.as_ref());
+        if let Some(list) = default_notify {
+            for r in list.get_ref() {
+                self.check_route_ref(None, r, &route_ids);
+            }
+        }
+        let default_severity = defaults.and_then(|d| d.severity.as_ref()).and_then(|s| {
+            let parsed = Severity::parse(s.get_ref());
+            if parsed.is_none() {
+                self.err(bad_severity(s));
+            }
+            parsed
+        });
+
+        let mut rules = Vec::new();
+        for (id, rule) in &raw.rules {
+            if let Some(rule) = self.rule(
+                id,
+                rule,
+                &route_ids,
+                default_notify.map(|l| l.get_ref().as_slice()),
+                default_severity,
+            ) {
+                rules.push(rule);
+            }
+        }
+        if raw.rules.is_empty() {
+            self.err(
+                Diagnostic::new("no-rules", "the manifest defines no rules")
+                    .help("add a `[rules.<id>]` table; see the README's \"Adding a rule\""),
+            );
+        }
+        Manifest {
+            format_version: FORMAT_VERSION,
+            source: source.to_owned(),
+            routes,
+            rules,
+        }
+    }
+
+    fn route(&mut self, id: &Str, route: &serde_spanned::Spanned<RawRoute>) -> Option<Route> {
+        self.check_id("route", id);
+        let r = route.get_ref();
+        let Some(kind) = &r.kind else {
+            self.err(
+                Diagnostic::new(
+                    "missing-key",
+                    format!("route `{}` has no `type`", id.get_ref()),
+                )
+                .at(span(route))
+                .help("add `type = \"sns\"`"),
+            );
+            return None;
+        };
+        match kind.get_ref().as_str() {
+            "sns" => {
+                let strings = |v: &Option<Vec<Str>>| -> Vec<String> {
+                    v.iter().flatten().map(|s| s.get_ref().clone()).collect()
+                };
+                for email in r.email.iter().flatten() {
+                    let e = email.get_ref();
+                    if !e.contains('@') || e.starts_with('@') || e.ends_with('@') {
+                        self.err(
+                            Diagnostic::new(
+                                "invalid-email",
+                                format!("route `{}`: `{e}` is not an email address", id.get_ref()),
+                            )
+                            .at(span(email)),
+                        );
+                    }
+                }
+                for url in r.https.iter().flatten() {
+                    if !url.get_ref().starts_with("https://") {
+                        self.err(
+                            Diagnostic::new(
+                                "invalid-url",
+                                format!(
+                                    "route `{}`: https subscriber `{}` must start with https://",
+                                    id.get_ref(),
+                                    url.get_ref()
+                                ),
+                            )
+                            .at(span(url)),
+                        );
+                    }
+                }
+                Some(Route {
+                    id: id.get_ref().clone(),
+                    kind: RouteKind::Sns {
+                        email: strings(&r.email),
+                        https: strings(&r.https),
+                    },
+                })
+            }
+            other => {
+                self.err(
+                    Diagnostic::new(
+                        "unknown-route-type",
+                        format!("route `{}` has unknown type `{other}`", id.get_ref()),
+                    )
+                    .at(span(kind))
+                    .help("supported route types: sns"),
+                );
+                None
+            }
+        }
+    }
+
+    fn check_id(&mut self, what: &str, id: &Str) {
+        let s = id.get_ref();
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.ends_with('-')
+            && !s.contains("--");
+        if !ok {
+            self.err(
+                Diagnostic::new(
+                    "invalid-id",
+                    format!("{what} id `{s}` is not kebab-case"),
+                )
+                .at(span(id))
+                .help("use lowercase letters, digits and single dashes, starting with a letter, at most 64 characters (it becomes part of CloudFormation names)"),
+            );
+        }
+    }
+
+    fn check_route_ref(&mut self, rule: Option<&str>, r: &Str, known: &BTreeSet<&str>) {
+        if !known.contains(r.get_ref().as_str()) {
+            let who = match rule {
+                Some(id) => format!("rule `{id}`"),
+                None => "`defaults.notify`".to_owned(),
+            };
+            let known_list = if known.is_empty() {
+                "none defined; add a `[notify.<id>]` table".to_owned()
+            } else {
+                known.iter().copied().collect::<Vec<_>>().join(", ")
+            };
+            self.err(
+                Diagnostic::new(
+                    "unknown-route",
+                    format!("{who} sends to unknown route `{}`", r.get_ref()),
+                )
+                .at(span(r))
+                .help(format!("known routes: {known_list}")),
+            );
+        }
+    }
+
+    fn rule(
+        &mut self,
+        id: &Str,
+        rule: &serde_spanned::Spanned<RawRule>,
+        route_ids: &BTreeSet<&str>,
+        default_notify: Option<&[Str]>,
+        default_severity: Option<Severity>,
+    ) -> Option<Rule> {
+        self.check_id("rule", id);
+        let rid = id.get_ref().as_str();
+        let r = rule.get_ref();
+        let before = self.diags.len();
+
+        let description = match &r.description {
+            Some(d) if !d.get_ref().trim().is_empty() => d.get_ref().trim().to_owned(),
+            _ => {
+                self.err(
+                    Diagnostic::new(
+                        "missing-description",
+                        format!("rule `{rid}` has no description"),
+                    )
+                    .at(span(id))
+                    .help("add `description = \"...\"`: one line saying what the rule detects"),
+                );
+                String::new()
+            }
+        };
+
+        let severity = match &r.severity {
+            Some(s) => Severity::parse(s.get_ref()).or_else(|| {
+                self.err(bad_severity(s));
+                None
+            }),
+            None => default_severity.or_else(|| {
+                self.err(
+                    Diagnostic::new("missing-severity", format!("rule `{rid}` has no severity"))
+                        .at(span(id))
+                        .help("add `severity = \"high\"` (info, low, medium, high, critical) or set `defaults.severity`"),
+                );
+                None
+            }),
+        };
+
+        let handler = match &r.handler {
+            Some(h) => {
+                if !self.options.handlers.iter().any(|k| k == h.get_ref()) {
+                    self.err(
+                        Diagnostic::new(
+                            "unknown-handler",
+                            format!("rule `{rid}` uses unknown handler `{}`", h.get_ref()),
+                        )
+                        .at(span(h))
+                        .help(format!(
+                            "known handlers (crates under lambdas/): {}",
+                            self.options.handlers.join(", ")
+                        )),
+                    );
+                }
+                h.get_ref().clone()
+            }
+            None => DEFAULT_HANDLER.to_owned(),
+        };
+
+        let include_read_only = r.include_read_only.as_ref().is_some_and(|b| *b.get_ref());
+        let trigger = match &r.trigger {
+            Some(t) => self.trigger(rid, t, include_read_only),
+            None => {
+                self.err(
+                    Diagnostic::new("missing-trigger", format!("rule `{rid}` has no trigger"))
+                        .at(span(id))
+                        .help("add one of `trigger.pattern`, `trigger.cloudtrail` or `trigger.schedule`"),
+                );
+                None
+            }
+        };
+        if let (Some(b), Some(Trigger::Schedule { .. })) = (&r.include_read_only, &trigger) {
+            self.err(
+                Diagnostic::new(
+                    "read-only-on-schedule",
+                    format!("rule `{rid}`: `include_read_only` applies only to event triggers"),
+                )
+                .at(span(b))
+                .help("remove `include_read_only`"),
+            );
+        }
+
+        let message = match &r.message {
+            Some(m) => {
+                for e in template::check(m.get_ref()) {
+                    let (code, help) = match &e {
+                        TemplateError::UnknownVariable(_) => (
+                            "unknown-template-variable",
+                            format!(
+                                "templates can use: {}",
+                                template::KNOWN_VARIABLES.join(", ")
+                            ),
+                        ),
+                        _ => (
+                            "template-syntax",
+                            "templates use Jinja syntax: `{{ detail.eventName }}`".to_owned(),
+                        ),
+                    };
+                    self.err(
+                        Diagnostic::new(code, format!("rule `{rid}`: {e}"))
+                            .at(span(m))
+                            .help(help),
+                    );
+                }
+                m.get_ref().clone()
+            }
+            None => DEFAULT_MESSAGE.to_owned(),
+        };
+
+        let notify: Vec<String> = match (&r.notify, default_notify) {
+            (Some(list), _) => {
+                if list.get_ref().is_empty() {
+                    self.err(
+                        Diagnostic::new(
+                            "no-route",
+                            format!("rule `{rid}` sends its alerts nowhere (`notify = []`)"),
+                        )
+                        .at(span(list))
+                        .help("name at least one route from the `[notify.*]` tables"),
+                    );
+                }
+                for x in list.get_ref() {
+                    self.check_route_ref(Some(rid), x, route_ids);
+                }
+                list.get_ref().iter().map(|s| s.get_ref().clone()).collect()
+            }
+            (None, Some(defaults)) => defaults.iter().map(|s| s.get_ref().clone()).collect(),
+            (None, None) => {
+                self.err(
+                    Diagnostic::new("no-route", format!("rule `{rid}` sends its alerts nowhere"))
+                        .at(span(id))
+                        .help("add `notify = [\"<route>\"]` or set `defaults.notify`"),
+                );
+                Vec::new()
+            }
+        };
+
+        let params = match &r.params {
+            Some(p) => match serde_json::to_value(p.get_ref()) {
+                Ok(Value::Object(map)) => map,
+                _ => {
+                    self.err(
+                        Diagnostic::new(
+                            "invalid-params",
+                            format!("rule `{rid}`: params cannot be represented as JSON"),
+                        )
+                        .at(span(p)),
+                    );
+                    Map::new()
+                }
+            },
+            None => Map::new(),
+        };
+
+        let permissions: Vec<String> = r
+            .permissions
+            .iter()
+            .flatten()
+            .map(|p| {
+                let s = p.get_ref();
+                let valid = s.split_once(':').is_some_and(|(svc, action)| {
+                    !svc.is_empty()
+                        && svc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !action.is_empty()
+                        && action
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'*')
+                });
+                if !valid {
+                    self.err(
+                        Diagnostic::new(
+                            "invalid-permission",
+                            format!("rule `{rid}`: `{s}` is not an IAM action"),
+                        )
+                        .at(span(p))
+                        .help("write IAM actions as `service:Action`, e.g. `iam:ListUsers`"),
+                    );
+                }
+                s.clone()
+            })
+            .collect();
+
+        let tests: Vec<RuleTest> = r
+            .tests
+            .iter()
+            .flat_map(|t| t.get_ref())
+            .filter_map(|t| {
+                let t = t.get_ref();
+                let expect = match t.expect.get_ref().as_str() {
+                    "alert" => Expect::Alert,
+                    "quiet" => Expect::Quiet,
+                    other => {
+                        self.err(
+                            Diagnostic::new(
+                                "invalid-expect",
+                                format!("rule `{rid}`: test expects `{other}`"),
+                            )
+                            .at(span(&t.expect))
+                            .help("`expect` is \"alert\" or \"quiet\""),
+                        );
+                        return None;
+                    }
+                };
+                Some(RuleTest {
+                    event: t.event.get_ref().clone(),
+                    expect,
+                })
+            })
+            .collect();
+
+        let regions = match &trigger {
+            Some(Trigger::Event { pattern, .. }) => regions_for(pattern),
+            _ => Vec::new(),
+        };
+
+        if self.diags.len() > before {
+            return None;
+        }
+        Some(Rule {
+            id: rid.to_owned(),
+            description,
+            severity: severity?,
+            runbook: r
+                .runbook
+                .as_ref()
+                .map(|s| s.get_ref().trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            handler,
+            trigger: trigger?,
+            message,
+            notify,
+            params,
+            permissions,
+            regions,
+            tests,
+        })
+    }
+
+    fn trigger(
+        &mut self,
+        rid: &str,
+        t: &serde_spanned::Spanned<RawTrigger>,
+        include_read_only: bool,
+    ) -> Option<Trigger> {
+        let raw = t.get_ref();
+        let given = [
+            raw.pattern.is_some(),
+            raw.cloudtrail.is_some(),
+            raw.schedule.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if given != 1 {
+            self.err(
+                Diagnostic::new(
+                    "trigger-count",
+                    format!("rule `{rid}` must have exactly one trigger, found {given}"),
+                )
+                .at(span(t))
+                .help("use one of `trigger.pattern`, `trigger.cloudtrail` or `trigger.schedule`"),
+            );
+            return None;
+        }
+        if let Some(p) = &raw.pattern {
+            let json = match p.get_ref() {
+                toml::Value::String(s) => match serde_json::from_str::<Value>(s) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.err(
+                            Diagnostic::new(
+                                "invalid-pattern",
+                                format!(
+                                    "rule `{rid}`: the pattern string is not valid JSON: {e}"
+                                ),
+                            )
+                            .at(span(p))
+                            .help("write the pattern as a TOML table, or as a JSON object in a string"),
+                        );
+                        return None;
+                    }
+                },
+                other => toml_to_json(other),
+            };
+            return self.event_pattern(rid, json, span(p), include_read_only);
+        }
+        if let Some(ct) = &raw.cloudtrail {
+            let json = match cloudtrail_pattern(ct.get_ref()) {
+                Ok(v) => v,
+                Err(msg) => {
+                    self.err(
+                        Diagnostic::new("invalid-cloudtrail-trigger", format!("rule `{rid}`: {msg}"))
+                            .at(span(ct))
+                            .help("write `trigger.cloudtrail = { eventSource = \"iam.amazonaws.com\", eventName = [\"CreateUser\"] }`"),
+                    );
+                    return None;
+                }
+            };
+            return self.event_pattern(rid, json, span(ct), include_read_only);
+        }
+        if let Some(s) = &raw.schedule {
+            if let Err(msg) = check_schedule(s.get_ref()) {
+                self.err(
+                    Diagnostic::new("invalid-schedule", format!("rule `{rid}`: {msg}"))
+                        .at(span(s))
+                        .help("use `rate(5 minutes)`, `rate(1 day)` or `cron(0 8 * * ? *)` (EventBridge syntax)"),
+                );
+                return None;
+            }
+            return Some(Trigger::Schedule {
+                expression: s.get_ref().clone(),
+            });
+        }
+        None
+    }
+
+    fn event_pattern(
+        &mut self,
+        rid: &str,
+        json: Value,
+        at: Range<usize>,
+        include_read_only: bool,
+    ) -> Option<Trigger> {
+        match Pattern::parse(&json) {
+            Ok(_) => Some(Trigger::Event {
+                pattern: json,
+                include_read_only,
+            }),
+            Err(e) => {
+                let place = if e.path.is_empty() {
+                    "the pattern".to_owned()
+                } else {
+                    format!("`{}`", e.path)
+                };
+                self.err(
+                    Diagnostic::new(
+                        "invalid-pattern",
+                        format!(
+                            "rule `{rid}`: invalid event pattern at {place}: {}",
+                            e.message
+                        ),
+                    )
+                    .at(at)
+                    .help("see the README's \"Event patterns\" section for supported operators"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn bad_severity(s: &Str) -> Diagnostic {
+    Diagnostic::new(
+        "invalid-severity",
+        format!("unknown severity `{}`", s.get_ref()),
+    )
+    .at(span(s))
+    .help("use one of: info, low, medium, high, critical")
+}
+
+/// TOML → JSON; dates become strings (EventBridge patterns have no date type).
+pub fn toml_to_json(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => json!(i),
+        toml::Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Expands the `cloudtrail` shorthand into a full EventBridge pattern. Scalars become
+/// one-element lists, tables nest into `detail`, lists are kept as written (so operators go
+/// inside lists: `sourceIPAddress = [{ cidr = "10.0.0.0/8" }]`).
+fn cloudtrail_pattern(table: &toml::Table) -> Result<Value, String> {
+    fn expand(v: &toml::Value) -> Value {
+        match v {
+            toml::Value::Table(t) => {
+                Value::Object(t.iter().map(|(k, v)| (k.clone(), expand(v))).collect())
+            }
+            toml::Value::Array(_) => toml_to_json(v),
+            scalar => Value::Array(vec![toml_to_json(scalar)]),
+        }
+    }
+    let sources: Vec<String> = match table.get("eventSource") {
+        Some(toml::Value::String(s)) => vec![s.clone()],
+        Some(toml::Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .map(str::to_owned)
+                    .ok_or("`eventSource` must list strings")
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("`eventSource` must be a string or a list of strings".into()),
+        None => return Err("the cloudtrail shorthand needs `eventSource`".into()),
+    };
+    for s in &sources {
+        if !s.ends_with(".amazonaws.com") {
+            return Err(format!(
+                "`eventSource` `{s}` is not a CloudTrail event source (e.g. `iam.amazonaws.com`)"
+            ));
+        }
+    }
+    let mut eb_sources: Vec<String> = sources
+        .iter()
+        .map(|s| crate::event::source_for(s))
+        .collect();
+    eb_sources.dedup();
+    let signin = sources.iter().any(|s| s == "signin.amazonaws.com");
+    let api = sources.iter().any(|s| s != "signin.amazonaws.com");
+    let mut detail_types = Vec::new();
+    if api {
+        detail_types.push("AWS API Call via CloudTrail");
+    }
+    if signin {
+        detail_types.push("AWS Console Sign In via CloudTrail");
+    }
+    let mut detail = Map::new();
+    for (k, v) in table {
+        detail.insert(k.clone(), expand(v));
+    }
+    Ok(json!({
+        "source": eb_sources,
+        "detail-type": detail_types,
+        "detail": detail,
+    }))
+}
+
+/// Rules whose pattern only admits global-service sources can only fire in us-east-1.
+fn regions_for(pattern: &Value) -> Vec<String> {
+    let Some(Value::Array(sources)) = pattern.get("source") else {
+        return Vec::new();
+    };
+    let all_global = !sources.is_empty()
+        && sources
+            .iter()
+            .all(|s| s.as_str().is_some_and(|s| GLOBAL_SOURCES.contains(&s)));
+    if all_global {
+        vec![GLOBAL_REGION.to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// EventBridge schedule expressions: `rate(value unit)` and 6-field `cron(...)`.
+fn check_schedule(expr: &str) -> Result<(), String> {
+    if let Some(inner) = expr.strip_prefix("rate(").and_then(|s| s.strip_suffix(')')) {
+        let mut parts = inner.split_whitespace();
+        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("`{expr}` is not `rate(<value> <unit>)`"));
+        };
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("`{n}` in `{expr}` is not a positive whole number"))?;
+        if n == 0 {
+            return Err(format!("`{expr}`: the rate must be at least 1"));
+        }
+        let singular = ["minute", "hour", "day"];
+        let plural = ["minutes", "hours", "days"];
+        let ok = if n == 1 {
+            singular.contains(&unit)
+        } else {
+            plural.contains(&unit)
+        };
+        if !ok {
+            return Err(format!(
+                "`{expr}`: the unit must be {} for a value of {n}",
+                if n == 1 {
+                    "minute, hour or day"
+                } else {
+                    "minutes, hours or days"
+                }
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(inner) = expr.strip_prefix("cron(").and_then(|s| s.strip_suffix(')')) {
+        let fields: Vec<&str> = inner.split_whitespace().collect();
+        if fields.len() != 6 {
+            return Err(format!(
+                "`{expr}` has {} fields; EventBridge cron takes 6 (minutes hours day-of-month month day-of-week year)",
+                fields.len()
+            ));
+        }
+        if fields[2] != "?" && fields[4] != "?" {
+            return Err(format!(
+                "`{expr}`: one of day-of-month and day-of-week must be `?`"
+            ));
+        }
+        return Ok(());
+    }
+    Err(format!("`{expr}` is neither `rate(...)` nor `cron(...)`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str) -> Result<Manifest, String> {
+        validate_str(text, "rules.toml", &ValidateOptions::default())
+            .map_err(|d| crate::diagnostic::render_all(&d, "rules.toml", text))
+    }
+
+    const GOOD: &str = r#"
+version = 1
+[defaults]
+notify = ["security"]
+
+[notify.security]
+type = "sns"
+email = ["secops@example.com"]
+
+[rules.root-console-login]
+description = "Root signed in"
+severity = "critical"
+trigger.pattern = { source = ["aws.signin"], detail-type = ["AWS Console Sign In via CloudTrail"], detail = { eventName = ["ConsoleLogin"], userIdentity = { type = ["Root"] } } }
+message = "Root console sign-in by {{ actor }} from {{ source_ip }}"
+"#;
+
+    #[test]
+    fn normalizes_a_good_manifest() {
+        let m = check(GOOD).expect("valid");
+        let rule = m.rule("root-console-login").expect("rule");
+        assert_eq!(rule.notify, vec!["security"]);
+        assert_eq!(rule.handler, "notify");
+        assert_eq!(rule.regions, vec!["us-east-1"]);
+        insta::assert_json_snapshot!(m);
+    }
+
+    #[test]
+    fn cloudtrail_shorthand_expands() {
+        let text = GOOD.replace(
+            "trigger.pattern = { source = [\"aws.signin\"], detail-type = [\"AWS Console Sign In via CloudTrail\"], detail = { eventName = [\"ConsoleLogin\"], userIdentity = { type = [\"Root\"] } } }",
+            "trigger.cloudtrail = { eventSource = \"cloudtrail.amazonaws.com\", eventName = [\"StopLogging\", \"DeleteTrail\"], userIdentity = { type = \"Root\" } }",
+        );
+        let m = check(&text).expect("valid");
+        let Trigger::Event { pattern, .. } = &m.rules[0].trigger else {
+            panic!("event trigger expected")
+        };
+        assert_eq!(
+            pattern,
+            &json!({"source": ["aws.cloudtrail"], "detail-type": ["AWS API Call via CloudTrail"],
+                "detail": {"eventSource": ["cloudtrail.amazonaws.com"], "eventName": ["StopLogging", "DeleteTrail"], "userIdentity": {"type": ["Root"]}}})
+        );
+        assert!(m.rules[0].regions.is_empty());
+    }
+
+    #[test]
+    fn unknown_route_is_reported_with_place_and_hint() {
+        let text = GOOD.replace("message = ", "notify = [\"secuirty\"]\nmessage = ");
+        insta::assert_snapshot!(check(&text).expect_err("invalid"));
+    }
+
+    #[test]
+    fn unknown_key_is_reported() {
+        let text = GOOD.replace(
+            "severity = \"critical\"",
+            "severity = \"critical\"\nseverty = \"x\"",
+        );
+        insta::assert_snapshot!(check(&text).expect_err("invalid"));
+    }
+
+    #[test]
+    fn bad_toml_is_reported() {
+        let text = GOOD.replace(
+            "description = \"Root signed in\"",
+            "description = \"Root signed in",
+        );
+        insta::assert_snapshot!(check(&text).expect_err("invalid"));
+    }
+
+    #[test]
+    fn many_problems_are_reported_in_one_run() {
+        let text = GOOD
+            .replace("severity = \"critical\"", "severity = \"urgent\"")
+            .replace("{{ actor }}", "{{ actr }}")
+            + "\n[rules.Bad_Id]\ndescription = \"x\"\nseverity = \"low\"\ntrigger.schedule = \"rate(1 days)\"\n";
+        let err = check(&text).expect_err("invalid");
+        insta::assert_snapshot!(err);
+    }
+
+    #[test]
+    fn schedules_are_checked() {
+        assert!(check_schedule("rate(1 day)").is_ok());
+        assert!(check_schedule("rate(5 minutes)").is_ok());
+        assert!(check_schedule("cron(0 8 * * ? *)").is_ok());
+        assert!(check_schedule("rate(1 days)").is_err());
+        assert!(check_schedule("rate(0 minutes)").is_err());
+        assert!(check_schedule("cron(0 8 * * *)").is_err());
+        assert!(check_schedule("every day").is_err());
+    }
+}

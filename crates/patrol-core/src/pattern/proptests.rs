@@ -1,0 +1,164 @@
+//! Property tests: the compiled [`Matcher`] (from a `Value` and from bytes) agrees with
+//! the reference interpreter on random patterns and events drawn from a small vocabulary
+//! (so that values collide often), and `to_json` round-trips.
+
+use super::{Matcher, Pattern};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![Just("a"), Just("b"), Just("c"), Just("a.b"), Just("b.c")].prop_map(String::from)
+}
+
+fn scalar() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop_oneof![
+            Just(""),
+            Just("x"),
+            Just("xy"),
+            Just("Xy"),
+            Just("abc"),
+            Just("10.0.0.1"),
+            Just("010.0.0.1"),
+            Just("a*b")
+        ]
+        .prop_map(|s| json!(s)),
+        prop_oneof![
+            Just(json!(0)),
+            Just(json!(1)),
+            Just(json!(1.5)),
+            Just(json!(-3)),
+            Just(json!(300)),
+            Just(json!(3e2))
+        ],
+        Just(json!(true)),
+        Just(json!(false)),
+        Just(Value::Null),
+    ]
+}
+
+fn event_value() -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((key(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn event() -> impl Strategy<Value = Value> {
+    prop::collection::vec((key(), event_value()), 0..5)
+        .prop_map(|kv| Value::Object(kv.into_iter().collect()))
+}
+
+fn matcher_item() -> impl Strategy<Value = Value> {
+    let s = || prop_oneof![Just(""), Just("x"), Just("X"), Just("a"), Just("y")];
+    prop_oneof![
+        scalar(),
+        s().prop_filter("prefix", |_| true)
+            .prop_map(|p| json!({"prefix": p})),
+        s().prop_map(|p| json!({"suffix": p})),
+        s().prop_map(|p| json!({"prefix": {"equals-ignore-case": p}})),
+        s().prop_map(|p| json!({"suffix": {"equals-ignore-case": p}})),
+        prop_oneof![Just("xy"), Just("XY"), Just("abc")]
+            .prop_map(|p| json!({"equals-ignore-case": p})),
+        prop_oneof![
+            Just("*"),
+            Just("x*"),
+            Just("*y"),
+            Just("a\\*b"),
+            Just("*b*")
+        ]
+        .prop_map(|p| json!({"wildcard": p})),
+        prop_oneof![
+            Just(json!({"anything-but": "x"})),
+            Just(json!({"anything-but": ["x", "xy"]})),
+            Just(json!({"anything-but": [1, 300]})),
+            Just(json!({"anything-but": {"prefix": "x"}})),
+            Just(json!({"anything-but": {"suffix": "y"}})),
+            Just(json!({"anything-but": {"equals-ignore-case": "XY"}})),
+            Just(json!({"anything-but": {"wildcard": "*b*"}})),
+        ],
+        prop_oneof![
+            Just(json!({"numeric": [">", 0]})),
+            Just(json!({"numeric": [">=", 0, "<", 2]})),
+            Just(json!({"numeric": ["=", 300]})),
+            Just(json!({"numeric": ["<=", -3]})),
+        ],
+        any::<bool>().prop_map(|b| json!({"exists": b})),
+        Just(json!({"cidr": "10.0.0.0/8"})),
+    ]
+}
+
+fn pattern_object() -> impl Strategy<Value = Value> {
+    let leaf = prop::collection::vec(matcher_item(), 1..4).prop_map(Value::Array);
+    let field = leaf.prop_recursive(2, 8, 3, |inner| {
+        prop::collection::vec((key(), inner), 1..3)
+            .prop_map(|kv| Value::Object(kv.into_iter().collect()))
+    });
+    let fields = prop::collection::vec((key(), field), 1..4);
+    (
+        fields,
+        prop::option::of(prop::collection::vec(
+            prop::collection::vec(
+                (
+                    key(),
+                    prop::collection::vec(matcher_item(), 1..3).prop_map(Value::Array),
+                ),
+                1..3,
+            ),
+            2..4,
+        )),
+    )
+        .prop_map(|(fields, or)| {
+            let mut m: serde_json::Map<String, Value> = fields.into_iter().collect();
+            if let Some(branches) = or {
+                let bs = branches
+                    .into_iter()
+                    .map(|kv| Value::Object(kv.into_iter().collect()))
+                    .collect();
+                m.insert("$or".into(), Value::Array(bs));
+            }
+            Value::Object(m)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn matcher_agrees_with_reference(ps in prop::collection::vec(pattern_object(), 1..6), events in prop::collection::vec(event(), 1..6)) {
+        let patterns: Vec<Pattern> = ps.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
+        let m = Matcher::new(&patterns);
+        for e in &events {
+            let want: Vec<usize> = (0..patterns.len()).filter(|&i| patterns[i].matches(e)).collect();
+            prop_assert_eq!(&m.matches(e), &want, "Value path, event {}", e);
+            let bytes = m.matches_json(e.to_string().as_bytes());
+            prop_assert_eq!(bytes, Ok(want.clone()), "bytes path, event {}", e);
+            for (i, p) in patterns.iter().enumerate() {
+                prop_assert_eq!(p.explain(e).is_ok(), want.contains(&i));
+            }
+        }
+    }
+
+    #[test]
+    fn to_json_round_trips(p in pattern_object(), e in event()) {
+        if let Ok(pat) = Pattern::parse(&p) {
+            let again = Pattern::parse(&pat.to_json());
+            prop_assert!(again.is_ok(), "to_json rejected: {}", pat.to_json());
+            if let Ok(again) = again {
+                prop_assert_eq!(again.matches(&e), pat.matches(&e));
+            }
+        }
+    }
+
+    #[test]
+    fn no_panic_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let m = Matcher::new(&[Pattern::parse(&json!({"a": [1], "b": {"c": [{"exists": false}]}})).expect("valid")]);
+        let _ = m.matches_json(&bytes);
+        if let Ok(s) = std::str::from_utf8(&bytes) {
+            let _ = Pattern::parse_str(s);
+        }
+    }
+}

@@ -1,0 +1,614 @@
+//! The one-pass event reader for [`super::Matcher`]: walks raw JSON bytes (or a
+//! `serde_json::Value`) along a trie of the field paths that some pattern names, turns
+//! only those values into leaves, and skips everything else without decoding it (skipped
+//! parts are checked only for balanced brackets and terminated strings).
+
+use super::EventError;
+use super::value::Scalar;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+
+/// Most nesting of objects and arrays read along a named path.
+const MAX_DEPTH: u32 = 512;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `v` that is zero (exact for the lowest such byte, which
+/// is all we use).
+#[inline(always)]
+fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+#[inline(always)]
+fn load8(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_le_bytes)
+}
+
+/// Position of the first `"` or `\\` at or after `i`: a word at a time for the short
+/// strings JSON is mostly made of, then memchr for long ones.
+#[inline]
+fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    for _ in 0..6 {
+        let Some(v) = load8(b, i) else {
+            return b
+                .get(i..)?
+                .iter()
+                .position(|c| *c == b'"' || *c == b'\\')
+                .map(|p| i + p);
+        };
+        let m =
+            zero_bytes(v ^ (ONES * u64::from(b'"'))) | zero_bytes(v ^ (ONES * u64::from(b'\\')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
+}
+
+/// Whether a key has a dot (then it spans several trie levels).
+#[inline]
+fn has_dot(key: &[u8]) -> bool {
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if zero_bytes(v ^ (ONES * u64::from(b'.'))) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().contains(&b'.')
+}
+
+/// Position of the first `"`, `{`, `}`, `[` or `]` at or after `i`. (`[`/`]` are `{`/`}`
+/// with bit 5 clear, so or-ing 0x20 folds them together.)
+#[inline]
+fn find_structural(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(v) = load8(b, i) {
+        let f = v | (ONES * 0x20);
+        let m = zero_bytes(v ^ (ONES * u64::from(b'"')))
+            | zero_bytes(f ^ (ONES * u64::from(b'{')))
+            | zero_bytes(f ^ (ONES * u64::from(b'}')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
+        .map(|p| i + p)
+}
+
+/// A key's length and first seven bytes in one word: equal tags and a length of at most
+/// seven mean equal keys.
+#[inline]
+fn tag(key: &[u8]) -> u64 {
+    let len = (key.len().min(255) as u64) << 56;
+    if let Some(v) = load8(key, 0) {
+        return (v & 0x00FF_FFFF_FFFF_FFFF) | len;
+    }
+    let mut buf = [0u8; 8];
+    for (d, s) in buf.iter_mut().zip(key) {
+        *d = *s;
+    }
+    u64::from_le_bytes(buf) | len
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrieNode {
+    /// Few children: a linear scan over [`tag`]s beats hashing short keys.
+    children: Vec<(u64, Box<[u8]>, u32)>,
+    map: Option<FxHashMap<Box<[u8]>, u32>>,
+    pub(crate) field: Option<u32>,
+}
+
+/// Field paths split at dots, so `{"a.b": 1}` and `{"a": {"b": 1}}` reach the same node.
+#[derive(Debug, Clone)]
+pub(crate) struct Trie {
+    nodes: Vec<TrieNode>,
+}
+
+impl Trie {
+    pub(crate) fn new() -> Trie {
+        Trie {
+            nodes: vec![TrieNode::default()],
+        }
+    }
+
+    pub(crate) fn insert(&mut self, path: &str, field: u32) {
+        let mut node = 0u32;
+        for seg in path.split('.') {
+            node = match self.child(node, seg.as_bytes()) {
+                Some(c) => c,
+                None => {
+                    let id = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+                    self.nodes.push(TrieNode::default());
+                    let n = &mut self.nodes[node as usize];
+                    n.children
+                        .push((tag(seg.as_bytes()), seg.as_bytes().into(), id));
+                    if n.children.len() > 8 {
+                        n.map = Some(n.children.iter().map(|(_, k, c)| (k.clone(), *c)).collect());
+                    }
+                    id
+                }
+            };
+        }
+        self.nodes[node as usize].field = Some(field);
+    }
+
+    #[inline]
+    fn child(&self, node: u32, key: &[u8]) -> Option<u32> {
+        let n = &self.nodes[node as usize];
+        if let Some(map) = &n.map {
+            return map.get(key).copied();
+        }
+        let t = tag(key);
+        n.children
+            .iter()
+            .find(|(kt, k, _)| *kt == t && (key.len() <= 7 || **k == *key))
+            .map(|(_, _, c)| *c)
+    }
+
+    /// Follows a key that may itself contain dots.
+    #[inline]
+    fn walk(&self, node: u32, key: &[u8]) -> Option<u32> {
+        if !has_dot(key) {
+            return self.child(node, key);
+        }
+        key.split(|b| *b == b'.')
+            .try_fold(node, |n, seg| self.child(n, seg))
+    }
+
+    fn has_children(&self, node: u32) -> bool {
+        !self.nodes[node as usize].children.is_empty()
+    }
+
+    fn field(&self, node: u32) -> Option<u32> {
+        self.nodes[node as usize].field
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ScanLeaf<'a> {
+    pub(crate) field: u32,
+    pub(crate) value: Scalar<'a>,
+    /// Range into [`Scan::arena`]: the array elements this leaf sits in.
+    pub(crate) mem_start: u32,
+    pub(crate) mem_len: u32,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Scan<'a> {
+    pub(crate) leaves: Vec<ScanLeaf<'a>>,
+    pub(crate) arena: Vec<(u32, u32)>,
+}
+
+impl<'a> Scan<'a> {
+    pub(crate) fn mem(&self, leaf: &ScanLeaf<'_>) -> &[(u32, u32)] {
+        &self.arena[leaf.mem_start as usize..(leaf.mem_start + leaf.mem_len) as usize]
+    }
+
+    fn push(&mut self, field: u32, value: Scalar<'a>, mem: &[(u32, u32)]) {
+        let mem_start = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
+        self.arena.extend_from_slice(mem);
+        let mem_len = u32::try_from(mem.len()).unwrap_or(u32::MAX);
+        self.leaves.push(ScanLeaf {
+            field,
+            value,
+            mem_start,
+            mem_len,
+        });
+    }
+}
+
+/// Reads the leaves of `bytes` that `trie` names.
+pub(crate) fn scan<'a>(trie: &Trie, bytes: &'a [u8], out: &mut Scan<'a>) -> Result<(), EventError> {
+    let mut s = Scanner {
+        b: bytes,
+        pos: 0,
+        trie,
+        mem: Vec::new(),
+        next_array: 0,
+        depth: 0,
+        out,
+    };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        // Not an object: say whether it is other JSON or no JSON at all.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => EventError::NotAnObject,
+                Err(e) => EventError::Syntax {
+                    offset: s.pos,
+                    message: e.to_string(),
+                },
+            },
+        );
+    }
+    s.object(0)?;
+    s.ws();
+    if s.pos != bytes.len() {
+        return Err(s.err("trailing characters after the event"));
+    }
+    Ok(())
+}
+
+struct Scanner<'a, 't, 'o> {
+    b: &'a [u8],
+    pos: usize,
+    trie: &'t Trie,
+    mem: Vec<(u32, u32)>,
+    next_array: u32,
+    depth: u32,
+    out: &'o mut Scan<'a>,
+}
+
+impl<'a> Scanner<'a, '_, '_> {
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn err(&self, message: &str) -> EventError {
+        EventError::Syntax {
+            offset: self.pos,
+            message: message.to_string(),
+        }
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), EventError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err("the event nests objects and arrays too deeply"));
+        }
+        Ok(())
+    }
+
+    /// At `{`, reading the fields below trie node `node`.
+    fn object(&mut self, node: u32) -> Result<(), EventError> {
+        self.enter()?;
+        self.pos += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a field name"));
+            }
+            let key = self.string_bytes()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected `:` after a field name"));
+            }
+            self.pos += 1;
+            self.ws();
+            match self.trie.walk(node, &key) {
+                Some(child) => self.value(child)?,
+                None => self.skip_value()?,
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.ws();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected `,` or `}` in an object")),
+            }
+        }
+    }
+
+    fn value(&mut self, node: u32) -> Result<(), EventError> {
+        match self.peek() {
+            Some(b'{') => {
+                if self.trie.has_children(node) {
+                    self.object(node)
+                } else {
+                    self.skip_value()
+                }
+            }
+            Some(b'[') => self.array(node),
+            _ => match self.trie.field(node) {
+                Some(field) => {
+                    let v = self.scalar()?;
+                    self.out.push(field, v, &self.mem);
+                    Ok(())
+                }
+                None => self.skip_value(),
+            },
+        }
+    }
+
+    fn array(&mut self, node: u32) -> Result<(), EventError> {
+        self.enter()?;
+        let id = self.next_array;
+        self.next_array += 1;
+        self.pos += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        let mut idx = 0u32;
+        loop {
+            self.mem.push((id, idx));
+            let r = self.value(node);
+            self.mem.pop();
+            r?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.ws();
+                    idx += 1;
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected `,` or `]` in an array")),
+            }
+        }
+    }
+
+    fn scalar(&mut self) -> Result<Scalar<'a>, EventError> {
+        match self.peek() {
+            Some(b'"') => {
+                let start = self.pos;
+                let raw = self.string_bytes()?;
+                let s = match raw {
+                    Cow::Borrowed(b) => {
+                        Cow::Borrowed(std::str::from_utf8(b).map_err(|_| EventError::Syntax {
+                            offset: start,
+                            message: "invalid UTF-8 in a string".into(),
+                        })?)
+                    }
+                    Cow::Owned(v) => {
+                        Cow::Owned(String::from_utf8(v).map_err(|_| EventError::Syntax {
+                            offset: start,
+                            message: "invalid UTF-8 in a string".into(),
+                        })?)
+                    }
+                };
+                Ok(Scalar::Str(s))
+            }
+            Some(b't') => self.literal(b"true", Scalar::Bool(true)),
+            Some(b'f') => self.literal(b"false", Scalar::Bool(false)),
+            Some(b'n') => self.literal(b"null", Scalar::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.pos;
+                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+                    self.pos += 1;
+                }
+                let text = std::str::from_utf8(&self.b[start..self.pos]).unwrap_or("");
+                if !super::number::is_json_number(text.as_bytes()) {
+                    return Err(EventError::Syntax {
+                        offset: start,
+                        message: format!("invalid number `{text}`"),
+                    });
+                }
+                Ok(Scalar::Num(super::number::exact_value(text)))
+            }
+            _ => Err(self.err("expected a value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], v: Scalar<'a>) -> Result<Scalar<'a>, EventError> {
+        if self.b[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    /// At `"`: the string's bytes, unescaped, and moves past the closing quote.
+    fn string_bytes(&mut self) -> Result<Cow<'a, [u8]>, EventError> {
+        let start = self.pos + 1;
+        match find_quote_or_backslash(self.b, start).map(|p| p - start) {
+            Some(off) if self.b[start + off] == b'"' => {
+                self.pos = start + off + 1;
+                Ok(Cow::Borrowed(&self.b[start..start + off]))
+            }
+            Some(off) => {
+                let mut out = self.b[start..start + off].to_vec();
+                self.pos = start + off;
+                self.unescape_rest(&mut out)?;
+                Ok(Cow::Owned(out))
+            }
+            None => {
+                self.pos = self.b.len();
+                Err(self.err("unterminated string"))
+            }
+        }
+    }
+
+    /// At a `\` inside a string; appends the decoded rest of the string to `out`.
+    fn unescape_rest(&mut self, out: &mut Vec<u8>) -> Result<(), EventError> {
+        loop {
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = self.peek().ok_or_else(|| self.err("unterminated escape"))?;
+                    self.pos += 1;
+                    let ch = match c {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&hi)
+                                && self.b[self.pos..].starts_with(b"\\u")
+                            {
+                                self.pos += 2;
+                                let lo = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&lo) {
+                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                                        .unwrap_or('\u{FFFD}')
+                                } else {
+                                    out.extend_from_slice("\u{FFFD}".as_bytes());
+                                    char::from_u32(lo).unwrap_or('\u{FFFD}')
+                                }
+                            } else {
+                                char::from_u32(hi).unwrap_or('\u{FFFD}')
+                            }
+                        }
+                        _ => return Err(self.err("invalid escape in a string")),
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                }
+                Some(_) => {
+                    let rest = &self.b[self.pos..];
+                    let n = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                    out.extend_from_slice(&rest[..n]);
+                    self.pos += n;
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, EventError> {
+        let h = self
+            .b
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.err("short \\u escape"))?;
+        let s = std::str::from_utf8(h).map_err(|_| self.err("invalid \\u escape"))?;
+        let v = u32::from_str_radix(s, 16).map_err(|_| self.err("invalid \\u escape"))?;
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn skip_string(&mut self) -> Result<(), EventError> {
+        let mut i = self.pos + 1;
+        loop {
+            match find_quote_or_backslash(self.b, i) {
+                Some(p) if self.b[p] == b'"' => {
+                    self.pos = p + 1;
+                    return Ok(());
+                }
+                Some(p) if p + 2 <= self.b.len() => i = p + 2,
+                _ => {
+                    self.pos = self.b.len();
+                    return Err(self.err("unterminated string"));
+                }
+            }
+        }
+    }
+
+    /// Skips one value of any kind that no pattern names.
+    fn skip_value(&mut self) -> Result<(), EventError> {
+        match self.peek() {
+            Some(b'"') => self.skip_string(),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                while let Some(p) = find_structural(self.b, self.pos) {
+                    self.pos = p;
+                    match self.b[p] {
+                        b'"' => {
+                            self.skip_string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        _ => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.pos += 1;
+                                return Ok(());
+                            }
+                        }
+                    }
+                    self.pos += 1;
+                }
+                self.pos = self.b.len();
+                Err(self.err("unterminated object or array"))
+            }
+            Some(_) => {
+                let start = self.pos;
+                while let Some(c) = self.peek() {
+                    if matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') {
+                        break;
+                    }
+                    self.pos += 1;
+                }
+                if self.pos == start {
+                    Err(self.err("expected a value"))
+                } else {
+                    Ok(())
+                }
+            }
+            None => Err(self.err("unexpected end of input")),
+        }
+    }
+}
+
+/// The same walk over an already parsed event.
+pub(crate) fn scan_value<'a>(trie: &Trie, event: &'a serde_json::Value, out: &mut Scan<'a>) {
+    if event.is_object() {
+        let mut next_array = 0;
+        walk_value(trie, 0, event, &mut Vec::new(), &mut next_array, out);
+    }
+}
+
+fn walk_value<'a>(
+    trie: &Trie,
+    node: u32,
+    v: &'a serde_json::Value,
+    mem: &mut Vec<(u32, u32)>,
+    next_array: &mut u32,
+    out: &mut Scan<'a>,
+) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map {
+                if let Some(c) = trie.walk(node, k.as_bytes()) {
+                    walk_value(trie, c, child, mem, next_array, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let id = *next_array;
+            *next_array += 1;
+            for (i, item) in items.iter().enumerate() {
+                mem.push((id, u32::try_from(i).unwrap_or(u32::MAX)));
+                walk_value(trie, node, item, mem, next_array, out);
+                mem.pop();
+            }
+        }
+        scalar => {
+            if let (Some(field), Some(value)) = (trie.field(node), Scalar::from_json(scalar)) {
+                out.push(field, value, mem);
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The generic rule function: EventBridge delivered an event that matched the rule's
+//! pattern; render the rule's alert and deliver it to the rule's sinks.
+//!
+//! Errors become `lambda_runtime::Diagnostic`s with a meaningful `error_type`, so a failed
+//! invocation is retried by Lambda and then dead-lettered, never dropped silently.
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use patrol_aws::config::RuleConfig;
+use patrol_aws::sink::{DeliveryError, SnsPublish, deliver};
+use patrol_core::alert;
+use patrol_core::template::TemplateError;
+use serde::Serialize;
+use serde_json::Value;
+
+/// What the function needs, built once at cold start.
+#[derive(Debug)]
+pub struct Notify<P> {
+    pub config: RuleConfig,
+    pub sns: P,
+}
+
+/// The invocation's result, visible in `cargo lambda invoke` and Lambda destinations.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Response {
+    pub rule: String,
+    pub message_ids: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("event is not serializable: {0}")]
+    Event(String),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+}
+
+impl From<NotifyError> for Diagnostic {
+    fn from(e: NotifyError) -> Self {
+        let error_type = match &e {
+            NotifyError::Event(_) => "Patrol.InvalidEvent",
+            NotifyError::Template(_) => "Patrol.TemplateError",
+            NotifyError::Delivery(_) => "Patrol.DeliveryFailed",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+pub async fn handle<P: SnsPublish>(
+    notify: &Notify<P>,
+    event: LambdaEvent<EventBridgeEvent<Value>>,
+) -> Result<Response, NotifyError> {
+    let request_id = event.context.request_id.clone();
+    let event: Value =
+        serde_json::to_value(&event.payload).map_err(|e| NotifyError::Event(e.to_string()))?;
+    let rule = &notify.config.rule;
+    let alert = alert::build(rule, &event).inspect_err(|e| {
+        tracing::error!(rule = %rule.id, request_id, error = %e, "alert failed to render");
+    })?;
+    let message_ids = deliver(&notify.sns, &notify.config.sinks, &alert).await?;
+    Ok(Response {
+        rule: rule.id.clone(),
+        message_ids,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patrol_aws::config::SinkConfig;
+    use patrol_core::alert::Alert;
+    use patrol_core::manifest::{Rule, Severity, Trigger};
+    use std::sync::Mutex;
+
+    #[derive(Debug, Default)]
+    struct FakeSns {
+        sent: Mutex<Vec<(String, String)>>,
+        fail: bool,
+    }
+
+    impl SnsPublish for FakeSns {
+        async fn publish(&self, topic_arn: &str, alert: &Alert) -> Result<String, String> {
+            if self.fail {
+                return Err("AuthorizationError: not allowed".into());
+            }
+            let mut sent = self.sent.lock().map_err(|e| e.to_string())?;
+            sent.push((topic_arn.to_owned(), alert.text()));
+            Ok(format!("msg-{}", sent.len()))
+        }
+    }
+
+    fn notify(fail: bool) -> Notify<FakeSns> {
+        Notify {
+            config: RuleConfig {
+                rule: Rule {
+                    id: "root-console-login".into(),
+                    description: "Root signed in".into(),
+                    severity: Severity::Critical,
+                    runbook: None,
+                    handler: "notify".into(),
+                    trigger: Trigger::Event {
+                        pattern: serde_json::json!({"source": ["aws.signin"]}),
+                        include_read_only: false,
+                    },
+                    message: "Root console sign-in from {{ source_ip }}".into(),
+                    notify: vec!["security".into()],
+                    params: Default::default(),
+                    permissions: vec![],
+                    regions: vec![],
+                    tests: vec![],
+                },
+                sinks: vec![SinkConfig::Sns {
+                    route: "security".into(),
+                    topic_arn: "arn:aws:sns:us-east-1:111111111111:security".into(),
+                }],
+            },
+            sns: FakeSns {
+                fail,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn event() -> LambdaEvent<EventBridgeEvent<Value>> {
+        let payload: EventBridgeEvent<Value> = serde_json::from_value(serde_json::json!({
+            "version": "0", "id": "6f8e2a4c-0000-4000-8000-000000000000",
+            "detail-type": "AWS Console Sign In via CloudTrail", "source": "aws.signin",
+            "account": "111111111111", "time": "2026-11-01T08:00:00Z", "region": "us-east-1",
+            "resources": [],
+            "detail": {"eventName": "ConsoleLogin", "sourceIPAddress": "203.0.113.7",
+                "userIdentity": {"type": "Root", "accountId": "111111111111"}}
+        }))
+        .expect("valid EventBridge event");
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn renders_and_publishes_to_the_rule_topic() {
+        let n = notify(false);
+        let out = handle(&n, event()).await.expect("delivered");
+        assert_eq!(out.message_ids, vec!["msg-1"]);
+        let sent = n.sns.sent.lock().expect("lock");
+        assert_eq!(sent[0].0, "arn:aws:sns:us-east-1:111111111111:security");
+        assert!(sent[0].1.starts_with("Root console sign-in from 203.0.113.7\n"));
+    }
+
+    #[tokio::test]
+    async fn failed_delivery_is_an_error_with_a_type() {
+        let err = handle(&notify(true), event()).await.expect_err("fails");
+        let d = Diagnostic::from(err);
+        assert_eq!(d.error_type, "Patrol.DeliveryFailed");
+        assert!(d.error_message.contains("security"), "{}", d.error_message);
+    }
+}

@@ -1,0 +1,11 @@
+//! Test harnesses shared by the end-to-end tests:
+//!
+//! - [`moto::Moto`]: a moto server (from `.venv/`) on 127.0.0.1 on a free port, stopped on
+//!   drop, with SDK config pointing at it (dummy credentials, no IMDS).
+//! - [`runtime_api::RuntimeApi`]: a local AWS Lambda Runtime API that runs a real function
+//!   binary for one invocation and records what it answered.
+//! - [`paths`]: where the workspace, the built binaries and the fixtures are.
+
+pub mod moto;
+pub mod paths;
+pub mod runtime_api;

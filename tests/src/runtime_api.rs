@@ -1,0 +1,171 @@
+//! A local AWS Lambda Runtime API (the 2018-06-01 interface the real service exposes to a
+//! `provided.al2023` bootstrap): serves one event to a real function binary, records the
+//! function's response or error, then holds the next `/next` poll as Lambda does between
+//! invocations. The process is killed on drop.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tiny_http::{Header, Response, Server};
+
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+
+/// What the function did with the invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Response(String),
+    Error { error_type: String, body: String },
+    InitError { error_type: String, body: String },
+    /// The process ended without answering.
+    Exited { status: String, stderr: String },
+}
+
+#[derive(Debug)]
+pub struct RuntimeApi {
+    child: Child,
+}
+
+impl RuntimeApi {
+    /// Runs `binary` with `env` for one invocation of `event` and returns its outcome.
+    pub fn invoke_once(
+        binary: &Path,
+        env: &[(&str, String)],
+        event: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Outcome> {
+        let server = Server::http("127.0.0.1:0")
+            .map_err(|e| anyhow::anyhow!("cannot start the Runtime API: {e}"))?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .context("Runtime API is not on an IP address")?;
+        let (tx, rx) = mpsc::channel::<Outcome>();
+        let event = event.to_owned();
+        let serve = std::thread::spawn(move || serve(server, &event, tx));
+
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "patrol-test-function")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/patrol-test-function")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot run {}", binary.display()))?;
+        let mut api = RuntimeApi { child };
+
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(outcome) = rx.recv_timeout(Duration::from_millis(50)) {
+                drop(serve); // the thread ends with the process
+                return Ok(outcome);
+            }
+            if let Some(status) = api.child.try_wait()? {
+                let mut stderr = String::new();
+                let mut stdout = String::new();
+                if let Some(mut s) = api.child.stderr.take() {
+                    let _ = s.read_to_string(&mut stderr);
+                }
+                if let Some(mut s) = api.child.stdout.take() {
+                    let _ = s.read_to_string(&mut stdout);
+                }
+                // A last answer may have arrived just before the exit.
+                if let Ok(outcome) = rx.try_recv() {
+                    return Ok(outcome);
+                }
+                return Ok(Outcome::Exited {
+                    status: status.to_string(),
+                    stderr: format!("{stdout}{stderr}"),
+                });
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the function did not answer within {timeout:?}"
+            );
+        }
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn header(name: &str, value: &str) -> Option<Header> {
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
+}
+
+fn serve(server: Server, event: &str, tx: mpsc::Sender<Outcome>) {
+    let mut served = false;
+    let mut held = Vec::new(); // later polls: answered never, as between invocations
+    for mut req in server.incoming_requests() {
+        let url = req.url().to_owned();
+        let mut body = String::new();
+        let _ = req.as_reader().read_to_string(&mut body);
+        let error_type = req
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Lambda-Runtime-Function-Error-Type"))
+            .map(|h| h.value.to_string())
+            .unwrap_or_default();
+        if url.ends_with("/runtime/invocation/next") {
+            if served {
+                held.push(req);
+                continue;
+            }
+            served = true;
+            let deadline_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() + 30_000)
+                .unwrap_or_default();
+            let mut resp = Response::from_string(event.to_owned());
+            let headers: HashMap<&str, String> = HashMap::from([
+                ("Content-Type", "application/json".to_owned()),
+                ("Lambda-Runtime-Aws-Request-Id", REQUEST_ID.to_owned()),
+                ("Lambda-Runtime-Deadline-Ms", deadline_ms.to_string()),
+                (
+                    "Lambda-Runtime-Invoked-Function-Arn",
+                    "arn:aws:lambda:us-east-1:111111111111:function:patrol-test-function".to_owned(),
+                ),
+                ("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".to_owned()),
+            ]);
+            for (k, v) in headers {
+                if let Some(h) = header(k, &v) {
+                    resp.add_header(h);
+                }
+            }
+            let _ = req.respond(resp);
+            continue;
+        }
+        let outcome = if url.ends_with("/runtime/init/error") {
+            Some(Outcome::InitError { error_type, body })
+        } else if url.ends_with(&format!("/invocation/{REQUEST_ID}/response")) {
+            Some(Outcome::Response(body))
+        } else if url.ends_with(&format!("/invocation/{REQUEST_ID}/error")) {
+            Some(Outcome::Error { error_type, body })
+        } else {
+            None
+        };
+        let status = if outcome.is_some() { 202 } else { 404 };
+        let _ = req.respond(Response::from_string("{}").with_status_code(status));
+        if let Some(o) = outcome {
+            if tx.send(o).is_err() {
+                return;
+            }
+        }
+    }
+}
