@@ -2,6 +2,8 @@
 //! to SNS and SQS on a local moto server through the real AWS SDK, configured from the
 //! real rules.toml exactly as the CDK app configures the deployed function.
 //!
-//! Needs `.venv/bin/moto_server` and `target/debug/notify` (`make test` provides both).
+//! Needs `.venv/bin/moto_server`, `target/debug/notify` and `target/debug/patrol`
+//! (`make test` provides them).
 
+mod cli;
 mod notify;

@@ -16,7 +16,10 @@ fn root_login_event() -> anyhow::Result<Value> {
 
 /// The function's environment, as the CDK app sets it (`cdk/lib/env.ts`).
 fn function_env(moto: &Moto, topic_arn: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let manifest = load(&paths::workspace().join("rules.toml"), &ValidateOptions::default())?;
+    let manifest = load(
+        &paths::workspace().join("rules.toml"),
+        &ValidateOptions::default(),
+    )?;
     let rule = manifest
         .rule(RULE_ID)
         .ok_or_else(|| anyhow::anyhow!("rules.toml has no rule {RULE_ID}"))?;
@@ -31,7 +34,9 @@ fn function_env(moto: &Moto, topic_arn: &str) -> anyhow::Result<Vec<(&'static st
 }
 
 /// An SNS topic with an SQS queue subscribed: the queue sees what email subscribers would.
-async fn topic_with_spy_queue(moto: &Moto) -> anyhow::Result<(String, aws_sdk_sqs::Client, String)> {
+async fn topic_with_spy_queue(
+    moto: &Moto,
+) -> anyhow::Result<(String, aws_sdk_sqs::Client, String)> {
     let config = moto.sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -80,7 +85,11 @@ async fn receive_one(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Resu
             .await?;
         let messages = out.messages();
         if let Some(m) = messages.first() {
-            anyhow::ensure!(messages.len() == 1, "expected one message, got {}", messages.len());
+            anyhow::ensure!(
+                messages.len() == 1,
+                "expected one message, got {}",
+                messages.len()
+            );
             return Ok(serde_json::from_str(m.body().unwrap_or_default())?);
         }
     }
@@ -118,7 +127,10 @@ async fn root_console_login_is_delivered_to_the_rule_topic() -> anyhow::Result<(
         first_line,
         "Root console sign-in (Success, MFA: No) to account 123837392027 from 198.51.100.23"
     );
-    assert!(message.contains("Actor:    root (123837392027)"), "{message}");
+    assert!(
+        message.contains("Actor:    root (123837392027)"),
+        "{message}"
+    );
     assert!(
         message.contains("#/events/0a9b3c5e-2f47-4d6b-9a1e-6c2d8f0b4e71"),
         "{message}"

@@ -65,7 +65,10 @@ impl Moto {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        anyhow::bail!("moto_server not listening on port {} after {timeout:?}", self.port)
+        anyhow::bail!(
+            "moto_server not listening on port {} after {timeout:?}",
+            self.port
+        )
     }
 
     pub fn endpoint(&self) -> String {
@@ -89,7 +92,11 @@ impl Moto {
             .endpoint_url(self.endpoint())
             .region(aws_config::Region::new(REGION))
             .credentials_provider(aws_sdk_sns::config::Credentials::new(
-                "testing", "testing", None, None, "patrol-tests",
+                "testing",
+                "testing",
+                None,
+                None,
+                "patrol-tests",
             ))
             .load()
             .await

@@ -19,10 +19,19 @@ const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Response(String),
-    Error { error_type: String, body: String },
-    InitError { error_type: String, body: String },
+    Error {
+        error_type: String,
+        body: String,
+    },
+    InitError {
+        error_type: String,
+        body: String,
+    },
     /// The process ended without answering.
-    Exited { status: String, stderr: String },
+    Exited {
+        status: String,
+        stderr: String,
+    },
 }
 
 #[derive(Debug)]
@@ -55,7 +64,10 @@ impl RuntimeApi {
             .env("AWS_LAMBDA_FUNCTION_NAME", "patrol-test-function")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/patrol-test-function")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/patrol-test-function",
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
             .env("RUST_LOG", "info")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -139,9 +151,14 @@ fn serve(server: Server, event: &str, tx: mpsc::Sender<Outcome>) {
                 ("Lambda-Runtime-Deadline-Ms", deadline_ms.to_string()),
                 (
                     "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:us-east-1:111111111111:function:patrol-test-function".to_owned(),
+                    "arn:aws:lambda:us-east-1:111111111111:function:patrol-test-function"
+                        .to_owned(),
                 ),
-                ("Lambda-Runtime-Trace-Id", "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".to_owned()),
+                (
+                    "Lambda-Runtime-Trace-Id",
+                    "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+                        .to_owned(),
+                ),
             ]);
             for (k, v) in headers {
                 if let Some(h) = header(k, &v) {
@@ -162,10 +179,10 @@ fn serve(server: Server, event: &str, tx: mpsc::Sender<Outcome>) {
         };
         let status = if outcome.is_some() { 202 } else { 404 };
         let _ = req.respond(Response::from_string("{}").with_status_code(status));
-        if let Some(o) = outcome {
-            if tx.send(o).is_err() {
-                return;
-            }
+        if let Some(o) = outcome
+            && tx.send(o).is_err()
+        {
+            return;
         }
     }
 }

@@ -39,12 +39,17 @@ impl RuleConfig {
 
     /// Reads the configuration through `get`, so tests need not touch the process env.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let need = |k: &'static str| get(k).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(k));
+        let need = |k: &'static str| {
+            get(k)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing(k))
+        };
         let id = need(ENV_RULE_ID)?;
-        let rule: Rule = serde_json::from_str(&need(ENV_RULE)?).map_err(|e| ConfigError::Invalid {
-            var: ENV_RULE,
-            message: format!("not a normalized Patrol rule: {e}"),
-        })?;
+        let rule: Rule =
+            serde_json::from_str(&need(ENV_RULE)?).map_err(|e| ConfigError::Invalid {
+                var: ENV_RULE,
+                message: format!("not a normalized Patrol rule: {e}"),
+            })?;
         if rule.id != id {
             return Err(ConfigError::Invalid {
                 var: ENV_RULE,
@@ -54,7 +59,9 @@ impl RuleConfig {
         let sinks: Vec<SinkConfig> =
             serde_json::from_str(&need(ENV_SINKS)?).map_err(|e| ConfigError::Invalid {
                 var: ENV_SINKS,
-                message: format!("expected a JSON array of {{\"route\", \"type\", \"topic_arn\"}}: {e}"),
+                message: format!(
+                    "expected a JSON array of {{\"route\", \"type\", \"topic_arn\"}}: {e}"
+                ),
             })?;
         if sinks.is_empty() {
             return Err(ConfigError::Invalid {
@@ -72,19 +79,26 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
     const RULE: &str = r#"{"id":"r","description":"d","severity":"high","handler":"notify",
         "trigger":{"type":"schedule","expression":"rate(1 day)"},"message":"m","notify":["security"]}"#;
-    const SINKS: &str = r#"[{"type":"sns","route":"security","topic_arn":"arn:aws:sns:us-east-1:1:t"}]"#;
+    const SINKS: &str =
+        r#"[{"type":"sns","route":"security","topic_arn":"arn:aws:sns:us-east-1:1:t"}]"#;
 
     #[test]
     fn reads_a_complete_config() {
-        let c = RuleConfig::from_lookup(env(&[(ENV_RULE_ID, "r"), (ENV_RULE, RULE), (ENV_SINKS, SINKS)]))
-            .expect("valid");
+        let c = RuleConfig::from_lookup(env(&[
+            (ENV_RULE_ID, "r"),
+            (ENV_RULE, RULE),
+            (ENV_SINKS, SINKS),
+        ]))
+        .expect("valid");
         assert_eq!(c.rule.id, "r");
         assert_eq!(c.sinks.len(), 1);
     }
@@ -98,15 +112,26 @@ mod tests {
 
     #[test]
     fn mismatched_rule_id_is_rejected() {
-        let err = RuleConfig::from_lookup(env(&[(ENV_RULE_ID, "other"), (ENV_RULE, RULE), (ENV_SINKS, SINKS)]))
-            .expect_err("mismatch");
+        let err = RuleConfig::from_lookup(env(&[
+            (ENV_RULE_ID, "other"),
+            (ENV_RULE, RULE),
+            (ENV_SINKS, SINKS),
+        ]))
+        .expect_err("mismatch");
         assert!(err.to_string().contains("PATROL_RULE"), "{err}");
     }
 
     #[test]
     fn invalid_json_is_explained() {
-        let err = RuleConfig::from_lookup(env(&[(ENV_RULE_ID, "r"), (ENV_RULE, "{"), (ENV_SINKS, SINKS)]))
-            .expect_err("bad json");
-        assert!(err.to_string().contains("not a normalized Patrol rule"), "{err}");
+        let err = RuleConfig::from_lookup(env(&[
+            (ENV_RULE_ID, "r"),
+            (ENV_RULE, "{"),
+            (ENV_SINKS, SINKS),
+        ]))
+        .expect_err("bad json");
+        assert!(
+            err.to_string().contains("not a normalized Patrol rule"),
+            "{err}"
+        );
     }
 }

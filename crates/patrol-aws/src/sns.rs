@@ -42,17 +42,23 @@ impl SnsPublish for SnsSink {
             .subject(alert.subject())
             .message(alert.text());
         // Attributes let subscribers filter (e.g. page only on critical).
-        for (name, value) in [("rule", alert.rule.as_str()), ("severity", alert.severity.as_str())] {
+        for (name, value) in [
+            ("rule", alert.rule.as_str()),
+            ("severity", alert.severity.as_str()),
+        ] {
             if let Some(v) = attribute(value) {
                 req = req.message_attributes(name, v);
             }
         }
-        let out = req.send().await.map_err(|e| match (e.code(), e.message()) {
-            // A service answer: its code and message say it all.
-            (Some(code), message) => format!("{code}: {}", message.unwrap_or("(no message)")),
-            // Timeouts, DNS, TLS, ...: the whole chain of causes.
-            (None, _) => aws_sdk_sns::error::DisplayErrorContext(e).to_string(),
-        })?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| match (e.code(), e.message()) {
+                // A service answer: its code and message say it all.
+                (Some(code), message) => format!("{code}: {}", message.unwrap_or("(no message)")),
+                // Timeouts, DNS, TLS, ...: the whole chain of causes.
+                (None, _) => aws_sdk_sns::error::DisplayErrorContext(e).to_string(),
+            })?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 }

@@ -20,7 +20,12 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     /// The manifest to read.
-    #[arg(long, global = true, default_value = "rules.toml", env = "PATROL_MANIFEST")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "rules.toml",
+        env = "PATROL_MANIFEST"
+    )]
     manifest: PathBuf,
     #[command(subcommand)]
     command: Command,

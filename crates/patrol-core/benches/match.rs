@@ -340,20 +340,36 @@ fn passes() -> usize {
 /// some Patrol-only rules) for timing the `patrol match` process.
 fn write_data(corpus: &Corpus, dir: &std::path::Path) {
     use std::io::Write;
-    let n: usize = std::env::var("PATROL_BENCH_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let n: usize = std::env::var("PATROL_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
     std::fs::create_dir_all(dir).expect("create the output folder");
-    let mut events = std::io::BufWriter::new(std::fs::File::create(dir.join("events.ndjson")).expect("create events"));
+    let mut events = std::io::BufWriter::new(
+        std::fs::File::create(dir.join("events.ndjson")).expect("create events"),
+    );
     for e in corpus.events.iter().cycle().take(n) {
         events.write_all(e).expect("write");
         events.write_all(b"\n").expect("write");
     }
     events.flush().expect("write");
-    let mut patterns = std::io::BufWriter::new(std::fs::File::create(dir.join("patterns.jsonl")).expect("create patterns"));
+    let mut patterns = std::io::BufWriter::new(
+        std::fs::File::create(dir.join("patterns.jsonl")).expect("create patterns"),
+    );
     let mut rules = common_rules(corpus, 90);
     rules.extend(patrol_only_rules(corpus, 10));
     for (i, r) in rules.iter().enumerate() {
-        writeln!(patterns, "{}", json!({"name": format!("rule-{i:03}"), "pattern": r})).expect("write");
+        writeln!(
+            patterns,
+            "{}",
+            json!({"name": format!("rule-{i:03}"), "pattern": r})
+        )
+        .expect("write");
     }
     patterns.flush().expect("write");
-    println!("wrote {n} events and {} patterns to {}", rules.len(), dir.display());
+    println!(
+        "wrote {n} events and {} patterns to {}",
+        rules.len(),
+        dir.display()
+    );
 }

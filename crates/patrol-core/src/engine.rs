@@ -20,7 +20,7 @@ pub struct Engine<'m> {
 /// What one rule did with one event.
 #[derive(Debug)]
 pub enum Outcome {
-    Alert(Alert),
+    Alert(Box<Alert>),
     /// The pattern matched but the alert could not be rendered.
     Failed {
         rule: String,
@@ -70,7 +70,7 @@ impl<'m> Engine<'m> {
         self.matching_rules(event)
             .into_iter()
             .map(|rule| match alert::build(rule, event) {
-                Ok(a) => Outcome::Alert(a),
+                Ok(a) => Outcome::Alert(Box::new(a)),
                 Err(error) => Outcome::Failed {
                     rule: rule.id.clone(),
                     error,

@@ -74,7 +74,7 @@ pub fn wrap_cloudtrail_record(record: Value) -> Result<Value, EventError> {
     let str_of = |key: &str| record.get(key).and_then(Value::as_str).map(str::to_owned);
     let event_type = str_of("eventType").unwrap_or_else(|| "AwsApiCall".to_owned());
     let detail_type =
-        detail_type_for(&event_type).ok_or_else(|| EventError::UnknownEventType(event_type))?;
+        detail_type_for(&event_type).ok_or(EventError::UnknownEventType(event_type))?;
     let source = source_for(&str_of("eventSource").unwrap_or_default());
     let account = str_of("recipientAccountId")
         .or_else(|| {

@@ -44,7 +44,7 @@ pub enum TemplateError {
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env
 }
 

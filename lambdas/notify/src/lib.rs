@@ -146,7 +146,11 @@ mod tests {
         assert_eq!(out.message_ids, vec!["msg-1"]);
         let sent = n.sns.sent.lock().expect("lock");
         assert_eq!(sent[0].0, "arn:aws:sns:us-east-1:111111111111:security");
-        assert!(sent[0].1.starts_with("Root console sign-in from 203.0.113.7\n"));
+        assert!(
+            sent[0]
+                .1
+                .starts_with("Root console sign-in from 203.0.113.7\n")
+        );
     }
 
     #[tokio::test]

@@ -14,11 +14,15 @@ async fn main() -> Result<(), Error> {
         .without_time() // CloudWatch stamps every line
         .with_target(false)
         .init();
-    let config = RuleConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let config =
+        RuleConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let notify = Notify {
         config,
         sns: SnsSink::from_env().await,
     };
     let notify = &notify;
-    run(service_fn(move |event: LambdaEvent<_>| notify::handle(notify, event))).await
+    run(service_fn(move |event: LambdaEvent<_>| {
+        notify::handle(notify, event)
+    }))
+    .await
 }

@@ -51,9 +51,9 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
     for file in &files {
         for (n, item) in read_event_file(file).into_iter().enumerate() {
-            let event = match item.and_then(|v| {
-                patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string())
-            }) {
+            let event = match item
+                .and_then(|v| patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string()))
+            {
                 Ok(e) => e,
                 Err(e) => {
                     bad += 1;
@@ -68,12 +68,9 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                         *per_rule.entry(alert.rule.clone()).or_default() += 1;
                         match args.format {
                             Format::Ndjson => writeln!(out, "{}", serde_json::to_string(&alert)?)?,
-                            Format::Text => writeln!(
-                                out,
-                                "{}\n{}",
-                                alert.subject(),
-                                indent(&alert.text())
-                            )?,
+                            Format::Text => {
+                                writeln!(out, "{}\n{}", alert.subject(), indent(&alert.text()))?
+                            }
                         }
                     }
                     Outcome::Failed { rule, error } => {
@@ -97,16 +94,38 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     eprintln!(
         "replayed {events} events from {} files: {alerts} alerts{}{}{}",
         files.len(),
-        if by_rule.is_empty() { String::new() } else { format!(" ({by_rule})") },
-        if bad > 0 { format!(", {bad} unreadable events") } else { String::new() },
-        if failed > 0 { format!(", {failed} alerts failed to render") } else { String::new() },
+        if by_rule.is_empty() {
+            String::new()
+        } else {
+            format!(" ({by_rule})")
+        },
+        if bad > 0 {
+            format!(", {bad} unreadable events")
+        } else {
+            String::new()
+        },
+        if failed > 0 {
+            format!(", {failed} alerts failed to render")
+        } else {
+            String::new()
+        },
     );
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn indent(text: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { String::new() } else { format!("    {l}") })
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("    {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
         + "\n"

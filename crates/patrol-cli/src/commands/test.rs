@@ -46,23 +46,32 @@ pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn check_one(engine: &Engine<'_>, rule: &str, path: &Path, expect: Expect) -> Result<String, String> {
+fn check_one(
+    engine: &Engine<'_>,
+    rule: &str,
+    path: &Path,
+    expect: Expect,
+) -> Result<String, String> {
     let mut events = super::replay::read_event_file(path);
     if events.len() != 1 {
-        return Err(format!("expected exactly one event in the file, found {}", events.len()));
+        return Err(format!(
+            "expected exactly one event in the file, found {}",
+            events.len()
+        ));
     }
     let raw = events.pop().ok_or("no event")??;
     let event = patrol_core::event::to_eventbridge(raw).map_err(|e| e.to_string())?;
-    let outcome = engine
-        .evaluate(&event)
-        .into_iter()
-        .find(|o| match o {
-            Outcome::Alert(a) => a.rule == rule,
-            Outcome::Failed { rule: r, .. } => r == rule,
-        });
+    let outcome = engine.evaluate(&event).into_iter().find(|o| match o {
+        Outcome::Alert(a) => a.rule == rule,
+        Outcome::Failed { rule: r, .. } => r == rule,
+    });
     match (expect, outcome) {
         (Expect::Alert, Some(Outcome::Alert(a))) => Ok(format!("alert: {}", a.message)),
         (Expect::Alert, Some(Outcome::Failed { error, .. })) => {

@@ -133,8 +133,10 @@ impl Cx<'_> {
     }
 
     fn manifest(&mut self, raw: RawManifest, source: &str) -> Manifest {
-        if let Some(v) = &raw.version {
-            if *v.get_ref() != 1 {
+        if let Some(v) = &raw.version
+            && *v.get_ref() != 1
+        {
+            {
                 self.err(
                     Diagnostic::new(
                         "unsupported-version",

@@ -20,20 +20,15 @@ pub(crate) fn flatten(event: &Value) -> Vec<Leaf<'_>> {
     let mut out = Vec::new();
     if event.is_object() {
         let mut next_array = 0;
-        walk(
-            event,
-            String::new(),
-            &mut Vec::new(),
-            &mut next_array,
-            &mut out,
-        );
+        walk(event, None, &mut Vec::new(), &mut next_array, &mut out);
     }
     out
 }
 
+/// `path` is `None` at the root (an empty key is a real, empty path segment).
 fn walk<'a>(
     v: &'a Value,
-    path: String,
+    path: Option<&str>,
     mem: &mut Membership,
     next_array: &mut u32,
     out: &mut Vec<Leaf<'a>>,
@@ -41,12 +36,11 @@ fn walk<'a>(
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
+                let p = match path {
+                    None => k.clone(),
+                    Some(prefix) => format!("{prefix}.{k}"),
                 };
-                walk(child, p, mem, next_array, out);
+                walk(child, Some(&p), mem, next_array, out);
             }
         }
         Value::Array(items) => {
@@ -54,12 +48,13 @@ fn walk<'a>(
             *next_array += 1;
             for (i, item) in items.iter().enumerate() {
                 mem.push((id, u32::try_from(i).unwrap_or(u32::MAX)));
-                walk(item, path.clone(), mem, next_array, out);
+                walk(item, path, mem, next_array, out);
                 mem.pop();
             }
         }
         scalar => {
             if let Some(value) = Scalar::from_json(scalar) {
+                let path = path.unwrap_or_default().to_string();
                 out.push(Leaf {
                     path,
                     value,

@@ -131,12 +131,36 @@ impl Pattern {
 
     /// The pattern as EventBridge JSON again.
     pub fn to_json(&self) -> serde_json::Value {
-        parse::node_to_json(&self.root)
+        let tree = parse::node_to_json(&self.root);
+        // The tree form keeps the author's structure, but when the pattern names one path
+        // twice (`"a.b"` and `"a": {"b"}`, or a field beside a `$or` that also sets it),
+        // which one wins depends on key order that a JSON object cannot keep. Then write
+        // the expanded branches instead, which mean exactly the same.
+        match Pattern::parse(&tree) {
+            Ok(again) if same_branches(&again.branches, &self.branches) => tree,
+            _ => parse::branches_to_json(&self.branches),
+        }
     }
 
     pub(crate) fn branches(&self) -> &[parse::Branch] {
         &self.branches
     }
+}
+
+fn same_branches(a: &[parse::Branch], b: &[parse::Branch]) -> bool {
+    let norm = |bs: &[parse::Branch]| -> Vec<Vec<String>> {
+        let mut out: Vec<Vec<String>> = bs
+            .iter()
+            .map(|b| {
+                let mut cs: Vec<String> = b.iter().map(|c| format!("{c:?}")).collect();
+                cs.sort();
+                cs
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    norm(a) == norm(b)
 }
 
 impl std::fmt::Display for Pattern {
@@ -215,6 +239,28 @@ mod tests {
         ));
         assert!(m(json!({"a": [{"anything-but": "x"}]}), json!({"a": 5})));
         assert!(m(json!({"a": ["x", {"exists": false}]}), json!({"b": 5})));
+    }
+
+    #[test]
+    fn empty_keys_are_real_path_segments() {
+        assert!(!m(json!({"": {"a": [1]}}), json!({"a": 1})));
+        assert!(m(json!({"": {"a": [1]}}), json!({"": {"a": 1}})));
+        assert!(m(json!({".a": [1]}), json!({"": {"a": 1}})));
+        assert!(m(json!({"a.": [1]}), json!({"a": {"": 1}})));
+    }
+
+    #[test]
+    fn to_json_keeps_keys_that_would_change_meaning() {
+        // Found by fuzzing: splitting `x.$or` into nested objects made a real `$or`.
+        for p in [
+            json!({"r": {"x.$or.y": ["b"]}}),
+            json!({"$or": [{"a.prefix": [1]}, {"b": [2]}]}),
+            json!({"a": [1], "a.b": [2]}),
+        ] {
+            let pat = Pattern::parse(&p).expect("valid");
+            let again = Pattern::parse(&pat.to_json()).expect("to_json is valid");
+            assert_eq!(again.branches(), pat.branches(), "{p} -> {}", pat.to_json());
+        }
     }
 
     #[test]

@@ -80,6 +80,13 @@ fn err(code: &'static str, path: &str, message: impl Into<String>) -> PatternErr
     }
 }
 
+fn join_field(prefix: Option<&str>, key: &str) -> String {
+    match prefix {
+        None => key.to_string(),
+        Some(p) => format!("{p}.{key}"),
+    }
+}
+
 fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_string()
@@ -201,22 +208,27 @@ fn parse_object(
 /// Expands `$or`s into branches; errors when there would be more than [`MAX_COMBINATIONS`].
 pub(crate) fn expand(root: &Node) -> Result<Vec<Branch>, PatternError> {
     let mut branches: Vec<Branch> = vec![Vec::new()];
-    expand_node(root, "", "", &mut branches)?;
+    expand_node(root, None, "", &mut branches)?;
     Ok(branches)
 }
 
+/// `field` is the dotted path of `node` (`None` at the root: `Some("")` is a field whose
+/// name is empty, and `{"": {"a": ..}}` is the path `.a`, as in event-ruler).
 fn expand_node(
     node: &Node,
-    field: &str,
+    field: Option<&str>,
     shown: &str,
     branches: &mut Vec<Branch>,
 ) -> Result<(), PatternError> {
     for (key, entry) in &node.entries {
         let key_shown = join(shown, key);
         match entry {
-            Entry::Object(child) => expand_node(child, &join(field, key), &key_shown, branches)?,
+            Entry::Object(child) => {
+                let path = join_field(field, key);
+                expand_node(child, Some(&path), &key_shown, branches)?;
+            }
             Entry::List(items) => {
-                let path = join(field, key);
+                let path = join_field(field, key);
                 let constraint = Constraint {
                     path: path.clone(),
                     ops: items
@@ -315,10 +327,15 @@ fn merge_node(map: &mut JsonMap, node: &Node, prefix: &str) {
 }
 
 /// Puts `value` at dotted `path` in `map`, nesting objects where no list is in the way.
+/// A key with a segment that would mean something else as a key of its own (`$or`, a word
+/// reserved inside `$or`) stays dotted.
 fn place(map: &mut JsonMap, path: &str, value: Value) {
+    let splittable = !path
+        .split('.')
+        .any(|seg| seg == "$or" || RESERVED_IN_OR.contains(&seg));
     let (head, rest) = match path.split_once('.') {
-        Some((h, r)) => (h, Some(r)),
-        None => (path, None),
+        Some((h, r)) if splittable => (h, Some(r)),
+        _ => (path, None),
     };
     match rest {
         Some(rest) => match map.get_mut(head) {
@@ -391,4 +408,30 @@ fn lift_or(map: &mut JsonMap, key: &str, or: Value) {
         })
         .collect();
     map.insert("$or".to_string(), Value::Array(lifted));
+}
+
+/// The expanded branches as a pattern: one object of dotted paths, or a `$or` of them.
+pub(crate) fn branches_to_json(branches: &[Branch]) -> Value {
+    let branch = |b: &Branch| -> Value {
+        let mut m = JsonMap::new();
+        for c in b {
+            let mut list: Vec<Value> = c.ops.iter().map(Op::to_json).collect();
+            if c.absent_ok {
+                list.push(serde_json::json!({"exists": false}));
+            }
+            m.insert(c.path.clone(), Value::Array(list));
+        }
+        Value::Object(m)
+    };
+    match branches {
+        [one] => branch(one),
+        many => {
+            let mut m = JsonMap::new();
+            m.insert(
+                "$or".into(),
+                Value::Array(many.iter().map(branch).collect()),
+            );
+            Value::Object(m)
+        }
+    }
 }

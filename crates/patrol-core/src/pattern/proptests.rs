@@ -7,7 +7,16 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn key() -> impl Strategy<Value = String> {
-    prop_oneof![Just("a"), Just("b"), Just("c"), Just("a.b"), Just("b.c")].prop_map(String::from)
+    prop_oneof![
+        Just("a"),
+        Just("b"),
+        Just("c"),
+        Just("a.b"),
+        Just("b.c"),
+        Just(""),
+        Just(".a")
+    ]
+    .prop_map(String::from)
 }
 
 fn scalar() -> impl Strategy<Value = Value> {
