@@ -39,6 +39,11 @@ enum Command {
     Manifest(commands::manifest::ManifestArgs),
     /// Run every rule's inline tests (`tests = [...]` in rules.toml).
     Test(commands::test::TestArgs),
+    /// Match EventBridge patterns against NDJSON events (one JSON array of matching
+    /// pattern names per event line).
+    Match(commands::match_events::MatchArgs),
+    /// Say which rules an event triggers and, for the others, which field failed.
+    Explain(commands::explain::ExplainArgs),
     /// Run events (CloudTrail records or EventBridge events) through every rule and print
     /// the alerts they would raise. Nothing is sent.
     Replay(commands::replay::ReplayArgs),
@@ -50,6 +55,8 @@ fn main() -> ExitCode {
         Command::Validate => commands::validate::run(&cli.manifest),
         Command::Manifest(args) => commands::manifest::run(&cli.manifest, &args),
         Command::Test(args) => commands::test::run(&cli.manifest, &args),
+        Command::Match(args) => commands::match_events::run(args),
+        Command::Explain(args) => commands::explain::run(&cli.manifest, &args),
         Command::Replay(args) => commands::replay::run(&cli.manifest, &args),
     };
     match result {

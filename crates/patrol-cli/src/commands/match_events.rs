@@ -93,14 +93,20 @@ pub fn load_patterns(input: impl BufRead) -> anyhow::Result<Vec<NamedPattern>> {
             Some(p) => Pattern::parse(p),
             None => bail!("line {}: no `pattern`", i + 1),
         };
-        out.push(NamedPattern { name: name.to_string(), pattern });
+        out.push(NamedPattern {
+            name: name.to_string(),
+            pattern,
+        });
     }
     Ok(out)
 }
 
 /// Prints `NAME: reason` for each rejected pattern; returns the valid ones (with names)
 /// and how many were rejected.
-pub fn report_rejected(patterns: &[NamedPattern], err: &mut impl Write) -> io::Result<(Vec<(String, Pattern)>, usize)> {
+pub fn report_rejected(
+    patterns: &[NamedPattern],
+    err: &mut impl Write,
+) -> io::Result<(Vec<(String, Pattern)>, usize)> {
     let mut valid = Vec::with_capacity(patterns.len());
     let mut rejected = 0;
     for p in patterns {
@@ -108,7 +114,11 @@ pub fn report_rejected(patterns: &[NamedPattern], err: &mut impl Write) -> io::R
             Ok(pattern) => valid.push((p.name.clone(), pattern.clone())),
             Err(e) => {
                 rejected += 1;
-                let at = if e.path.is_empty() { String::new() } else { format!(" (at `{}`)", e.path) };
+                let at = if e.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (at `{}`)", e.path)
+                };
                 writeln!(err, "{}: {}{at} [{}]", p.name, e.message, e.code)?;
             }
         }
@@ -117,7 +127,11 @@ pub fn report_rejected(patterns: &[NamedPattern], err: &mut impl Write) -> io::R
 }
 
 /// Matches every line of `input` and writes one result line per event to `out`.
-pub fn match_stream(patterns: &[(String, Pattern)], mut input: impl BufRead, out: &mut impl Write) -> io::Result<()> {
+pub fn match_stream(
+    patterns: &[(String, Pattern)],
+    mut input: impl BufRead,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let compiled: Vec<Pattern> = patterns.iter().map(|(_, p)| p.clone()).collect();
     let matcher = Matcher::new(&compiled);
     // Output order: by name. `rank[id]` is a pattern's place in that order; names are
@@ -173,8 +187,14 @@ pub fn match_stream(patterns: &[(String, Pattern)], mut input: impl BufRead, out
 }
 
 fn trim(line: &[u8]) -> &[u8] {
-    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &line[start..end]
 }
 
@@ -188,7 +208,11 @@ mod tests {
         let (valid, rejected) = report_rejected(&loaded, &mut err).expect("write to memory");
         let mut out = Vec::new();
         match_stream(&valid, events.as_bytes(), &mut out).expect("write to memory");
-        (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned(), rejected)
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+            rejected,
+        )
     }
 
     #[test]
@@ -211,7 +235,11 @@ mod tests {
         assert_eq!(lines[1], r#"["a-any"]"#);
         assert_eq!(lines[2], r#"{"error":"the event is not a JSON object"}"#);
         assert_eq!(lines[3], "[]");
-        assert!(lines[4].starts_with(r#"{"error":"invalid JSON"#), "{}", lines[4]);
+        assert!(
+            lines[4].starts_with(r#"{"error":"invalid JSON"#),
+            "{}",
+            lines[4]
+        );
         assert_eq!(lines.len(), 5);
     }
 

@@ -1,7 +1,9 @@
 //! One file per subcommand; `load` is how each of them reads the manifest.
 
+pub mod explain;
 pub mod load;
 pub mod manifest;
+pub mod match_events;
 pub mod replay;
 pub mod test;
 pub mod validate;
