@@ -14,6 +14,8 @@ fn patrol(args: &[&str], manifest: &str) -> anyhow::Result<Run> {
     let dir = tempdir()?;
     let path = dir.join("rules.toml");
     std::fs::write(&path, manifest)?;
+    // The manifest's test events, where its relative paths expect them.
+    std::os::unix::fs::symlink(paths::workspace().join("tests"), dir.join("tests"))?;
     let out = Command::new(paths::built_binary("patrol")?)
         .arg("--manifest")
         .arg(&path)

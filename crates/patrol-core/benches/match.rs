@@ -222,6 +222,16 @@ fn only(corpus: &Corpus, spec: &str) {
 }
 
 fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
+    // it, and must stay quick.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    if !benchmarking
+        && std::env::var_os("PATROL_BENCH_WRITE").is_none()
+        && std::env::var_os("PATROL_BENCH_ONLY").is_none()
+    {
+        println!("benchmark skipped (run it with `cargo bench -p patrol-core --bench match`)");
+        return;
+    }
     let corpus = load();
     if let Ok(dir) = std::env::var("PATROL_BENCH_WRITE") {
         write_data(&corpus, std::path::Path::new(&dir));

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::condition::{Condition, ConditionError};
 use crate::event;
 use crate::manifest::{Rule, Severity};
 use crate::template::{self, TemplateError};
@@ -30,15 +31,49 @@ pub struct Alert {
     pub runbook: Option<String>,
 }
 
-/// Builds the alert a rule raises for an event (the pattern has already matched).
-pub fn build(rule: &Rule, event: &Value) -> Result<Alert, TemplateError> {
+/// Why a rule whose pattern matched raised no alert. Never silent: callers log it and,
+/// in Lambda, fail the invocation so the event is retried and then dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Condition(#[from] ConditionError),
+}
+
+/// What the rule does with an event its pattern matched: checks its condition, then
+/// builds the alert. `Ok(None)` when the condition is false.
+pub fn evaluate(
+    rule: &Rule,
+    condition: Option<&Condition>,
+    event: &Value,
+) -> Result<Option<Alert>, AlertError> {
+    let ctx = context(rule, event);
+    if let Some(c) = condition
+        && !c.eval(&ctx)?
+    {
+        return Ok(None);
+    }
+    Ok(Some(build_in(rule, event, &ctx)?))
+}
+
+/// The template and condition context for a rule and an event.
+pub fn context(rule: &Rule, event: &Value) -> Value {
     let rule_ctx = json!({
         "id": rule.id,
         "severity": rule.severity,
         "description": rule.description,
     });
-    let ctx = template::context(event, rule_ctx, &rule.params);
-    let message = template::render(&rule.message, &ctx)?;
+    template::context(event, rule_ctx, &rule.params)
+}
+
+/// Builds the alert a rule raises for an event (pattern and condition already passed).
+pub fn build(rule: &Rule, event: &Value) -> Result<Alert, TemplateError> {
+    build_in(rule, event, &context(rule, event))
+}
+
+fn build_in(rule: &Rule, event: &Value, ctx: &Value) -> Result<Alert, TemplateError> {
+    let message = template::render(&rule.message, ctx)?;
     let s = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .filter(|s| !s.is_empty())
@@ -131,6 +166,7 @@ mod tests {
                 expression: "rate(1 day)".into(),
             },
             message: "Root console sign-in to {{ account }} from {{ source_ip }}".into(),
+            condition: None,
             notify: vec!["security".into()],
             params: Map::new(),
             permissions: vec![],

@@ -7,12 +7,14 @@
 //! - [`pattern`]: the EventBridge event-pattern engine (parse → compile → match).
 //! - [`event`]: CloudTrail records wrapped as EventBridge delivers them.
 //! - [`template`]: message templates (minijinja).
+//! - [`condition`]: optional CEL conditions evaluated after the pattern.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`engine`]: a whole manifest run over events offline (test, replay).
 //!
 //! Not here: AWS clients, secrets, delivery (see `lambdas/` and `patrol-cli`).
 
 pub mod alert;
+pub mod condition;
 pub mod diagnostic;
 pub mod engine;
 pub mod event;

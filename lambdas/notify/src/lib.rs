@@ -6,10 +6,10 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use patrol_aws::config::RuleConfig;
+use patrol_aws::config::{ConfigError, RuleConfig};
 use patrol_aws::sink::{DeliveryError, SnsPublish, deliver};
-use patrol_core::alert;
-use patrol_core::template::TemplateError;
+use patrol_core::alert::{self, AlertError};
+use patrol_core::condition::Condition;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -17,14 +17,45 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct Notify<P> {
     pub config: RuleConfig,
+    /// The rule's compiled condition, if it has one.
+    pub condition: Option<Condition>,
     pub sns: P,
+}
+
+impl<P> Notify<P> {
+    /// Compiles the rule's condition; a bad one fails the cold start, loudly.
+    pub fn new(config: RuleConfig, sns: P) -> Result<Self, ConfigError> {
+        let condition = config
+            .rule
+            .condition
+            .as_deref()
+            .map(Condition::compile)
+            .transpose()
+            .map_err(|errors| ConfigError::Invalid {
+                var: patrol_aws::config::ENV_RULE,
+                message: errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })?;
+        Ok(Self {
+            config,
+            condition,
+            sns,
+        })
+    }
 }
 
 /// The invocation's result, visible in `cargo lambda invoke` and Lambda destinations.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct Response {
     pub rule: String,
+    /// Empty when the rule's condition was false for this event.
     pub message_ids: Vec<String>,
+    /// Why no alert was sent, when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +63,7 @@ pub enum NotifyError {
     #[error("event is not serializable: {0}")]
     Event(String),
     #[error(transparent)]
-    Template(#[from] TemplateError),
+    Alert(#[from] AlertError),
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
 }
@@ -41,7 +72,8 @@ impl From<NotifyError> for Diagnostic {
     fn from(e: NotifyError) -> Self {
         let error_type = match &e {
             NotifyError::Event(_) => "Patrol.InvalidEvent",
-            NotifyError::Template(_) => "Patrol.TemplateError",
+            NotifyError::Alert(AlertError::Template(_)) => "Patrol.TemplateError",
+            NotifyError::Alert(AlertError::Condition(_)) => "Patrol.ConditionError",
             NotifyError::Delivery(_) => "Patrol.DeliveryFailed",
         };
         Diagnostic {
@@ -59,13 +91,22 @@ pub async fn handle<P: SnsPublish>(
     let event: Value =
         serde_json::to_value(&event.payload).map_err(|e| NotifyError::Event(e.to_string()))?;
     let rule = &notify.config.rule;
-    let alert = alert::build(rule, &event).inspect_err(|e| {
-        tracing::error!(rule = %rule.id, request_id, error = %e, "alert failed to render");
+    let alert = alert::evaluate(rule, notify.condition.as_ref(), &event).inspect_err(|e| {
+        tracing::error!(rule = %rule.id, request_id, error = %e, "rule failed on this event");
     })?;
+    let Some(alert) = alert else {
+        tracing::info!(rule = %rule.id, request_id, "condition false: no alert");
+        return Ok(Response {
+            rule: rule.id.clone(),
+            message_ids: Vec::new(),
+            skipped: Some("condition false".to_owned()),
+        });
+    };
     let message_ids = deliver(&notify.sns, &notify.config.sinks, &alert).await?;
     Ok(Response {
         rule: rule.id.clone(),
         message_ids,
+        skipped: None,
     })
 }
 
@@ -95,8 +136,12 @@ mod tests {
     }
 
     fn notify(fail: bool) -> Notify<FakeSns> {
-        Notify {
-            config: RuleConfig {
+        notify_with(fail, None)
+    }
+
+    fn notify_with(fail: bool, condition: Option<&str>) -> Notify<FakeSns> {
+        let n = Notify::new(
+            RuleConfig {
                 rule: Rule {
                     id: "root-console-login".into(),
                     description: "Root signed in".into(),
@@ -108,6 +153,7 @@ mod tests {
                         include_read_only: false,
                     },
                     message: "Root console sign-in from {{ source_ip }}".into(),
+                    condition: condition.map(str::to_owned),
                     notify: vec!["security".into()],
                     params: Default::default(),
                     permissions: vec![],
@@ -119,11 +165,12 @@ mod tests {
                     topic_arn: "arn:aws:sns:us-east-1:111111111111:security".into(),
                 }],
             },
-            sns: FakeSns {
+            FakeSns {
                 fail,
                 ..Default::default()
             },
-        }
+        );
+        n.expect("valid condition")
     }
 
     fn event() -> LambdaEvent<EventBridgeEvent<Value>> {
@@ -151,6 +198,32 @@ mod tests {
                 .1
                 .starts_with("Root console sign-in from 203.0.113.7\n")
         );
+    }
+
+    #[tokio::test]
+    async fn false_condition_sends_nothing_and_says_so() {
+        let n = notify_with(false, Some(r#"detail.sourceIPAddress.startsWith("10.")"#));
+        let out = handle(&n, event()).await.expect("no error");
+        assert!(out.message_ids.is_empty());
+        assert_eq!(out.skipped.as_deref(), Some("condition false"));
+        assert!(n.sns.sent.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn condition_error_fails_the_invocation() {
+        let n = notify_with(false, Some("detail.requestParameters.x == 1"));
+        let err = handle(&n, event()).await.expect_err("missing field");
+        assert_eq!(Diagnostic::from(err).error_type, "Patrol.ConditionError");
+    }
+
+    #[test]
+    fn bad_condition_fails_the_cold_start() {
+        let n = Notify::new(notify(false).config, FakeSns::default());
+        assert!(n.is_ok());
+        let mut config = notify(false).config;
+        config.rule.condition = Some("detail.x ==".into());
+        let err = Notify::new(config, FakeSns::default()).expect_err("bad condition");
+        assert!(err.to_string().contains("PATROL_RULE"), "{err}");
     }
 
     #[tokio::test]

@@ -16,10 +16,8 @@ async fn main() -> Result<(), Error> {
         .init();
     let config =
         RuleConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let notify = Notify {
-        config,
-        sns: SnsSink::from_env().await,
-    };
+    let notify = Notify::new(config, SnsSink::from_env().await)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let notify = &notify;
     run(service_fn(move |event: LambdaEvent<_>| {
         notify::handle(notify, event)

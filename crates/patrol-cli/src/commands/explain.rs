@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use patrol_core::alert;
+use patrol_core::condition::Condition;
 use patrol_core::event;
 use patrol_core::manifest::Trigger;
 use patrol_core::pattern::Pattern;
@@ -53,10 +55,39 @@ pub fn run(manifest: &Path, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 "  no  {:<40} pattern matches, but this is a read-only event and the rule does not set `include_read_only = true`",
                 rule.id
             ),
-            Ok(()) => {
-                matched += 1;
-                println!("  YES {:<40} matches", rule.id);
-            }
+            Ok(()) => match &rule.condition {
+                None => {
+                    matched += 1;
+                    println!("  YES {:<40} matches", rule.id);
+                }
+                Some(source) => {
+                    let verdict = Condition::compile(source)
+                        .map_err(|es| {
+                            es.iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        })
+                        .and_then(|c| {
+                            c.eval(&alert::context(rule, &ev))
+                                .map_err(|e| e.to_string())
+                        });
+                    match verdict {
+                        Ok(true) => {
+                            matched += 1;
+                            println!("  YES {:<40} matches (pattern and condition)", rule.id);
+                        }
+                        Ok(false) => println!(
+                            "  no  {:<40} pattern matches, but the condition `{source}` is false",
+                            rule.id
+                        ),
+                        Err(e) => println!(
+                            "  ERR {:<40} pattern matches, but the condition failed: {e}",
+                            rule.id
+                        ),
+                    }
+                }
+            },
             Err(mismatch) => println!(
                 "  no  {:<40} `{}`: {}",
                 rule.id, mismatch.path, mismatch.reason

@@ -14,6 +14,7 @@ pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
         .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
     let options = ValidateOptions {
         handlers: handlers(path),
+        base_dir: Some(manifest_dir(path).to_owned()),
     };
     let shown = path.display().to_string();
     match validate_str(&text, &shown, &options) {
@@ -25,13 +26,16 @@ pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
     }
 }
 
-/// Handler crates are the folders under `lambdas/` next to the manifest.
-fn handlers(manifest: &Path) -> Vec<String> {
-    let dir = manifest
+fn manifest_dir(manifest: &Path) -> &Path {
+    manifest
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
-        .join("lambdas");
+}
+
+/// Handler crates are the folders under `lambdas/` next to the manifest.
+fn handlers(manifest: &Path) -> Vec<String> {
+    let dir = manifest_dir(manifest).join("lambdas");
     let mut found: Vec<String> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
@@ -48,9 +52,5 @@ fn handlers(manifest: &Path) -> Vec<String> {
 
 /// Resolves a path written in the manifest (relative to the manifest's folder).
 pub fn relative_to_manifest(manifest: &Path, written: &str) -> std::path::PathBuf {
-    manifest
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(written)
+    manifest_dir(manifest).join(written)
 }

@@ -39,7 +39,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         Ok(m) => m,
         Err(code) => return Ok(code),
     };
-    let engine = Engine::new(&m).map_err(|(rule, e)| anyhow::anyhow!("rule `{rule}`: {e}"))?;
+    let engine = Engine::new(&m)?;
     let mut files = Vec::new();
     for source in &args.sources {
         collect_files(source, &mut files)

@@ -24,7 +24,7 @@ pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("no rule `{wanted}` in {}", manifest.display());
         }
     }
-    let engine = Engine::new(&m).map_err(|(rule, e)| anyhow::anyhow!("rule `{rule}`: {e}"))?;
+    let engine = Engine::new(&m)?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for rule in &m.rules {
         if !args.rules.is_empty() && !args.rules.contains(&rule.id) {

@@ -105,6 +105,9 @@ pub struct Rule {
     pub trigger: Trigger,
     /// minijinja template of the alert's one-line message.
     pub message: String,
+    /// CEL expression evaluated after the pattern; the rule fires only when it is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     /// Route ids.
     pub notify: Vec<String>,
     #[serde(default)]

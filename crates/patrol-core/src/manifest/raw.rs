@@ -49,6 +49,8 @@ pub struct RawRule {
     pub trigger: Option<Spanned<RawTrigger>>,
     pub handler: Option<Str>,
     pub message: Option<Str>,
+    /// A CEL expression evaluated on the event after the pattern matched.
+    pub condition: Option<Str>,
     pub notify: Option<Spanned<Vec<Str>>>,
     pub params: Option<Spanned<toml::Table>>,
     pub permissions: Option<Vec<Str>>,

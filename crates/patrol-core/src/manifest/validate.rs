@@ -19,12 +19,15 @@ use crate::template::{self, TemplateError};
 pub struct ValidateOptions {
     /// Handler crates that exist (folders under `lambdas/`).
     pub handlers: Vec<String>,
+    /// The manifest's folder: when set, every test event file must exist under it.
+    pub base_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ValidateOptions {
     fn default() -> Self {
         Self {
             handlers: vec![DEFAULT_HANDLER.to_owned()],
+            base_dir: None,
         }
     }
 }
@@ -419,6 +422,42 @@ impl Cx<'_> {
             None => DEFAULT_MESSAGE.to_owned(),
         };
 
+        let condition = r.condition.as_ref().map(|c| {
+            if let Err(errors) = crate::condition::Condition::compile(c.get_ref()) {
+                for e in errors {
+                    let (code, help) = match &e {
+                        crate::condition::ConditionError::UnknownVariable(_) => (
+                            "unknown-condition-variable",
+                            format!(
+                                "conditions can use: {}",
+                                template::KNOWN_VARIABLES.join(", ")
+                            ),
+                        ),
+                        _ => (
+                            "condition-syntax",
+                            "conditions are CEL expressions, e.g. `detail.userIdentity.arn.endsWith(\"/break-glass\")`".to_owned(),
+                        ),
+                    };
+                    self.err(
+                        Diagnostic::new(code, format!("rule `{rid}`: {e}"))
+                            .at(span(c))
+                            .help(help),
+                    );
+                }
+            }
+            c.get_ref().clone()
+        });
+        if let (Some(c), Some(Trigger::Schedule { .. })) = (&r.condition, &trigger) {
+            self.err(
+                Diagnostic::new(
+                    "condition-on-schedule",
+                    format!("rule `{rid}`: `condition` applies only to event triggers"),
+                )
+                .at(span(c))
+                .help("remove `condition`; a scheduled handler decides in its own code"),
+            );
+        }
+
         let notify: Vec<String> = match (&r.notify, default_notify) {
             (Some(list), _) => {
                 if list.get_ref().is_empty() {
@@ -513,12 +552,49 @@ impl Cx<'_> {
                         return None;
                     }
                 };
+                if let Some(base) = &self.options.base_dir
+                    && !base.join(t.event.get_ref()).is_file()
+                {
+                    self.err(
+                        Diagnostic::new(
+                            "missing-test-event",
+                            format!(
+                                "rule `{rid}`: test event `{}` does not exist",
+                                t.event.get_ref()
+                            ),
+                        )
+                        .at(span(&t.event))
+                        .help("test event paths are relative to the manifest's folder"),
+                    );
+                }
                 Some(RuleTest {
                     event: t.event.get_ref().clone(),
                     expect,
                 })
             })
             .collect();
+        if matches!(trigger, Some(Trigger::Event { .. })) {
+            let has = |e: Expect| tests.iter().any(|t| t.expect == e);
+            let missing: Vec<&str> = [(Expect::Alert, "\"alert\""), (Expect::Quiet, "\"quiet\"")]
+                .into_iter()
+                .filter(|(e, _)| !has(*e))
+                .map(|(_, name)| name)
+                .collect();
+            if !missing.is_empty() {
+                let at = r.tests.as_ref().map_or_else(|| span(id), span);
+                self.err(
+                    Diagnostic::new(
+                        "missing-tests",
+                        format!(
+                            "rule `{rid}` has no test expecting {}",
+                            missing.join(" and none expecting ")
+                        ),
+                    )
+                    .at(at)
+                    .help("every event rule needs at least one event that raises an alert and one that must not: `tests = [{ event = \"tests/events/...\", expect = \"alert\" }, { event = \"...\", expect = \"quiet\" }]`"),
+                );
+            }
+        }
 
         let regions = match &trigger {
             Some(Trigger::Event { pattern, .. }) => regions_for(pattern),
@@ -540,6 +616,7 @@ impl Cx<'_> {
             handler,
             trigger: trigger?,
             message,
+            condition,
             notify,
             params,
             permissions,
@@ -836,6 +913,7 @@ description = "Root signed in"
 severity = "critical"
 trigger.pattern = { source = ["aws.signin"], detail-type = ["AWS Console Sign In via CloudTrail"], detail = { eventName = ["ConsoleLogin"], userIdentity = { type = ["Root"] } } }
 message = "Root console sign-in by {{ actor }} from {{ source_ip }}"
+tests = [{ event = "root.json", expect = "alert" }, { event = "user.json", expect = "quiet" }]
 "#;
 
     #[test]
@@ -898,6 +976,12 @@ message = "Root console sign-in by {{ actor }} from {{ source_ip }}"
             + "\n[rules.Bad_Id]\ndescription = \"x\"\nseverity = \"low\"\ntrigger.schedule = \"rate(1 days)\"\n";
         let err = check(&text).expect_err("invalid");
         insta::assert_snapshot!(err);
+    }
+
+    #[test]
+    fn event_rules_need_positive_and_negative_tests() {
+        let text = GOOD.replace(", { event = \"user.json\", expect = \"quiet\" }", "");
+        insta::assert_snapshot!(check(&text).expect_err("invalid"));
     }
 
     #[test]

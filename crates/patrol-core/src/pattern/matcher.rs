@@ -388,6 +388,29 @@ mod tests {
     }
 
     #[test]
+    fn escapes_dots_and_arrays_in_raw_events() {
+        let m = Matcher::new(&pats(&[
+            json!({"det": {"na me": ["é😀\"q"]}}),
+            json!({"a": {"b": [{"numeric": [">", 1]}]}}),
+            json!({"r": {"t": ["x"], "n": ["y"]}}),
+        ]));
+        let e = br#"{"d\u0065t": {"na\u0020me": "\u00e9\ud83d\ude00\"q"}}"#;
+        assert_eq!(m.matches_json(e).expect("valid"), vec![0]);
+        assert_eq!(m.matches_json(br#"{"a.b": 2}"#).expect("valid"), vec![1]);
+        assert_eq!(
+            m.matches_json(br#"{"a": [{"b": [0, 5]}]}"#).expect("valid"),
+            vec![1]
+        );
+        let split = br#"{"r": [{"t": "x", "n": "z"}, {"t": "w", "n": "y"}]}"#;
+        assert_eq!(m.matches_json(split).expect("valid"), Vec::<usize>::new());
+        let same = br#"{"r": [{"t": "w", "n": "z"}, {"t": "x", "n": "y"}]}"#;
+        assert_eq!(m.matches_json(same).expect("valid"), vec![2]);
+        // Skipped parts may hold anything well-bracketed, including brackets in strings.
+        let skipped = br#"{"zz": {"q": "}]\"{[", "w": [1, {"x": null}]}, "a": {"b": 3}}"#;
+        assert_eq!(m.matches_json(skipped).expect("valid"), vec![1]);
+    }
+
+    #[test]
     fn event_errors() {
         let m = Matcher::new(&pats(&[json!({"a": [1]})]));
         assert_eq!(m.matches_json(b"[1]"), Err(EventError::NotAnObject));
