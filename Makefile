@@ -6,6 +6,8 @@
 #   make test    every test: Rust (unit, integration, end-to-end), CDK, cfn-lint, lints
 #   make lint    cargo fmt --check, clippy -D warnings, tsc --noEmit
 #   make fmt     format Rust code
+#   make bench   pattern-engine and `patrol match` benchmarks
+#   make fuzz    fuzz pattern parsing and matching (nightly)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -32,7 +34,7 @@ CDK := npx --no-install cdk
 CDK_FLAGS := --no-notices --no-version-reporting --ci -c patrol:architecture=$(ARCH) -c patrol:manifest=$(ROOT)/$(MANIFEST)
 BUILD := $(ROOT)/build
 
-.PHONY: help setup setup-rust demo test test-rust test-cdk synth cfn-lint lint fmt build validate clean
+.PHONY: help setup setup-rust demo test test-rust test-cdk synth cfn-lint lint fmt build validate bench fuzz clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -100,6 +102,20 @@ test-rust: setup build
 	@rust=$$(grep -E '^test result:' $(BUILD)/cargo-test.log | awk '{p+=$$4; f+=$$6} END {print p+0, f+0}'); \
 	  cdk=$$(sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/vitest.log 2>/dev/null | grep -E '^ +Tests +' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0); \
 	  set -- $$rust; echo "total: $$(( $$1 + $${cdk:-0} )) passed, $$2 failed"
+
+## --- benchmarks and fuzzing (not part of `make test`) -------------------------
+
+# Pattern engine vs the quamina crate on the same events (../shared/corpus), then the
+# whole `patrol match` process over 200,000 events. PATROL_BENCH_SECS sets time per run.
+bench: setup-rust
+	$(CARGO) bench $(CARGO_FLAGS) -p patrol-core --bench match
+	crates/patrol-core/benches/match-process.sh
+
+# Coverage-guided fuzzing of pattern parsing and matching (needs a nightly toolchain).
+FUZZ_SECS ?= 300
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && mkdir -p corpus/pattern_match && cargo +nightly fuzz run pattern_match corpus/pattern_match seeds/pattern_match -- -max_total_time=$(FUZZ_SECS) -max_len=4096
 
 ## --- lints ---------------------------------------------------------------------
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::condition::{Condition, ConditionError};
+use crate::condition::ConditionError;
 use crate::event;
 use crate::manifest::{Rule, Severity};
 use crate::template::{self, TemplateError};
@@ -41,22 +41,6 @@ pub enum AlertError {
     Condition(#[from] ConditionError),
 }
 
-/// What the rule does with an event its pattern matched: checks its condition, then
-/// builds the alert. `Ok(None)` when the condition is false.
-pub fn evaluate(
-    rule: &Rule,
-    condition: Option<&Condition>,
-    event: &Value,
-) -> Result<Option<Alert>, AlertError> {
-    let ctx = context(rule, event);
-    if let Some(c) = condition
-        && !c.eval(&ctx)?
-    {
-        return Ok(None);
-    }
-    Ok(Some(build_in(rule, event, &ctx)?))
-}
-
 /// The template and condition context for a rule and an event.
 pub fn context(rule: &Rule, event: &Value) -> Value {
     let rule_ctx = json!({
@@ -72,7 +56,7 @@ pub fn build(rule: &Rule, event: &Value) -> Result<Alert, TemplateError> {
     build_in(rule, event, &context(rule, event))
 }
 
-fn build_in(rule: &Rule, event: &Value, ctx: &Value) -> Result<Alert, TemplateError> {
+pub(crate) fn build_in(rule: &Rule, event: &Value, ctx: &Value) -> Result<Alert, TemplateError> {
     let message = template::render(&rule.message, ctx)?;
     let s = |v: Option<&Value>| {
         v.and_then(Value::as_str)
@@ -167,6 +151,8 @@ mod tests {
             },
             message: "Root console sign-in to {{ account }} from {{ source_ip }}".into(),
             condition: None,
+            references: vec![],
+            suppress: vec![],
             notify: vec!["security".into()],
             params: Map::new(),
             permissions: vec![],

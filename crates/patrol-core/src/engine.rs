@@ -4,23 +4,28 @@
 
 use serde_json::Value;
 
-use crate::alert::{self, Alert, AlertError};
-use crate::condition::Condition;
+use crate::alert::{Alert, AlertError};
 use crate::event;
 use crate::manifest::{Manifest, Rule, Trigger};
 use crate::pattern::{Matcher, Pattern};
+use crate::rule::{CompiledRule, Verdict};
 
 #[derive(Debug)]
-pub struct Engine<'m> {
-    /// Event-triggered rules, in matcher id order, with their compiled conditions.
-    rules: Vec<(&'m Rule, Option<Condition>)>,
+pub struct Engine {
+    /// Event-triggered rules, in matcher id order.
+    rules: Vec<CompiledRule>,
     matcher: Matcher,
 }
 
-/// What one rule did with one event whose pattern it matched.
+/// What one rule did with one event whose pattern it matched (a false condition is no
+/// outcome at all).
 #[derive(Debug)]
 pub enum Outcome {
     Alert(Box<Alert>),
+    Suppressed {
+        rule: String,
+        owner: String,
+    },
     /// The pattern matched but the condition or the template failed.
     Failed {
         rule: String,
@@ -36,8 +41,8 @@ pub struct EngineError {
     pub message: String,
 }
 
-impl<'m> Engine<'m> {
-    pub fn new(manifest: &'m Manifest) -> Result<Self, EngineError> {
+impl Engine {
+    pub fn new(manifest: &Manifest) -> Result<Self, EngineError> {
         let mut rules = Vec::new();
         let mut patterns = Vec::new();
         for rule in &manifest.rules {
@@ -46,21 +51,8 @@ impl<'m> Engine<'m> {
                     rule: rule.id.clone(),
                     message,
                 };
-                let p = Pattern::parse(pattern).map_err(|e| err(e.to_string()))?;
-                let condition = rule
-                    .condition
-                    .as_deref()
-                    .map(Condition::compile)
-                    .transpose()
-                    .map_err(|es| {
-                        err(es
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; "))
-                    })?;
-                rules.push((rule, condition));
-                patterns.push(p);
+                patterns.push(Pattern::parse(pattern).map_err(|e| err(e.to_string()))?);
+                rules.push(CompiledRule::new(rule.clone()).map_err(err)?);
             }
         }
         Ok(Self {
@@ -69,18 +61,17 @@ impl<'m> Engine<'m> {
         })
     }
 
-    /// Rules EventBridge would deliver this (EventBridge-shaped) event to, with their
-    /// conditions.
-    fn delivered_to(&self, event: &Value) -> Vec<&(&'m Rule, Option<Condition>)> {
+    /// Rules EventBridge would deliver this (EventBridge-shaped) event to.
+    fn delivered_to(&self, event: &Value) -> Vec<&CompiledRule> {
         let read_only = event::is_read_only_management_event(event);
         self.matcher
             .matches(event)
             .into_iter()
             .filter_map(|i| self.rules.get(i))
-            .filter(|(rule, _)| {
+            .filter(|r| {
                 !read_only
                     || matches!(
-                        rule.trigger,
+                        r.rule.trigger,
                         Trigger::Event {
                             include_read_only: true,
                             ..
@@ -91,27 +82,30 @@ impl<'m> Engine<'m> {
     }
 
     /// Rules EventBridge would deliver this (EventBridge-shaped) event to.
-    pub fn matching_rules(&self, event: &Value) -> Vec<&'m Rule> {
+    pub fn matching_rules(&self, event: &Value) -> Vec<&Rule> {
         self.delivered_to(event)
             .into_iter()
-            .map(|(r, _)| *r)
+            .map(|r| &r.rule)
             .collect()
     }
 
-    /// Every alert the manifest raises for this event, in rule order (pattern, read-only
-    /// delivery, condition, template).
-    pub fn evaluate(&self, event: &Value) -> Vec<Outcome> {
+    /// What every rule does with this event, in rule order (pattern, read-only delivery,
+    /// suppressions, condition, template). `today` (`YYYY-MM-DD`) decides which
+    /// suppressions have expired: the real date for tests, the event's date for replays.
+    pub fn evaluate(&self, event: &Value, today: &str) -> Vec<Outcome> {
         self.delivered_to(event)
             .into_iter()
-            .filter_map(|(rule, condition)| {
-                match alert::evaluate(rule, condition.as_ref(), event) {
-                    Ok(Some(a)) => Some(Outcome::Alert(Box::new(a))),
-                    Ok(None) => None,
-                    Err(error) => Some(Outcome::Failed {
-                        rule: rule.id.clone(),
-                        error,
-                    }),
-                }
+            .filter_map(|r| match r.evaluate(event, today) {
+                Ok(Verdict::Alert(a)) => Some(Outcome::Alert(a)),
+                Ok(Verdict::Suppressed { owner, .. }) => Some(Outcome::Suppressed {
+                    rule: r.rule.id.clone(),
+                    owner,
+                }),
+                Ok(Verdict::ConditionFalse) => None,
+                Err(error) => Some(Outcome::Failed {
+                    rule: r.rule.id.clone(),
+                    error,
+                }),
             })
             .collect()
     }

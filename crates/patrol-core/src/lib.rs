@@ -9,15 +9,19 @@
 //! - [`template`]: message templates (minijinja).
 //! - [`condition`]: optional CEL conditions evaluated after the pattern.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
+//! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
+//! - [`date`]: `YYYY-MM-DD` dates for suppression expiry.
 //! - [`engine`]: a whole manifest run over events offline (test, replay).
 //!
 //! Not here: AWS clients, secrets, delivery (see `lambdas/` and `patrol-cli`).
 
 pub mod alert;
 pub mod condition;
+pub mod date;
 pub mod diagnostic;
 pub mod engine;
 pub mod event;
 pub mod manifest;
 pub mod pattern;
+pub mod rule;
 pub mod template;

@@ -6,42 +6,32 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use patrol_aws::config::{ConfigError, RuleConfig};
+use patrol_aws::config::{ConfigError, RuleConfig, SinkConfig};
 use patrol_aws::sink::{DeliveryError, SnsPublish, deliver};
-use patrol_core::alert::{self, AlertError};
-use patrol_core::condition::Condition;
+use patrol_core::alert::AlertError;
+use patrol_core::rule::{CompiledRule, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 
 /// What the function needs, built once at cold start.
 #[derive(Debug)]
 pub struct Notify<P> {
-    pub config: RuleConfig,
-    /// The rule's compiled condition, if it has one.
-    pub condition: Option<Condition>,
+    /// The rule, its suppressions and condition compiled.
+    pub rule: CompiledRule,
+    pub sinks: Vec<SinkConfig>,
     pub sns: P,
 }
 
 impl<P> Notify<P> {
-    /// Compiles the rule's condition; a bad one fails the cold start, loudly.
+    /// Compiles the rule; a bad condition or suppression fails the cold start, loudly.
     pub fn new(config: RuleConfig, sns: P) -> Result<Self, ConfigError> {
-        let condition = config
-            .rule
-            .condition
-            .as_deref()
-            .map(Condition::compile)
-            .transpose()
-            .map_err(|errors| ConfigError::Invalid {
-                var: patrol_aws::config::ENV_RULE,
-                message: errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })?;
+        let rule = CompiledRule::new(config.rule).map_err(|message| ConfigError::Invalid {
+            var: patrol_aws::config::ENV_RULE,
+            message,
+        })?;
         Ok(Self {
-            config,
-            condition,
+            rule,
+            sinks: config.sinks,
             sns,
         })
     }
@@ -90,19 +80,29 @@ pub async fn handle<P: SnsPublish>(
     let request_id = event.context.request_id.clone();
     let event: Value =
         serde_json::to_value(&event.payload).map_err(|e| NotifyError::Event(e.to_string()))?;
-    let rule = &notify.config.rule;
-    let alert = alert::evaluate(rule, notify.condition.as_ref(), &event).inspect_err(|e| {
-        tracing::error!(rule = %rule.id, request_id, error = %e, "rule failed on this event");
-    })?;
-    let Some(alert) = alert else {
-        tracing::info!(rule = %rule.id, request_id, "condition false: no alert");
-        return Ok(Response {
+    let rule = &notify.rule.rule;
+    let verdict = notify
+        .rule
+        .evaluate(&event, &patrol_core::date::today())
+        .inspect_err(|e| {
+            tracing::error!(rule = %rule.id, request_id, error = %e, "rule failed on this event");
+        })?;
+    let skipped = |why: String| {
+        tracing::info!(rule = %rule.id, request_id, why, "no alert");
+        Ok(Response {
             rule: rule.id.clone(),
             message_ids: Vec::new(),
-            skipped: Some("condition false".to_owned()),
-        });
+            skipped: Some(why),
+        })
     };
-    let message_ids = deliver(&notify.sns, &notify.config.sinks, &alert).await?;
+    let alert = match verdict {
+        Verdict::Alert(alert) => alert,
+        Verdict::ConditionFalse => return skipped("condition false".to_owned()),
+        Verdict::Suppressed { owner, reason } => {
+            return skipped(format!("suppressed by {owner}: {reason}"));
+        }
+    };
+    let message_ids = deliver(&notify.sns, &notify.sinks, &alert).await?;
     Ok(Response {
         rule: rule.id.clone(),
         message_ids,
@@ -154,6 +154,8 @@ mod tests {
                     },
                     message: "Root console sign-in from {{ source_ip }}".into(),
                     condition: condition.map(str::to_owned),
+                    references: vec![],
+                    suppress: vec![],
                     notify: vec!["security".into()],
                     params: Default::default(),
                     permissions: vec![],
@@ -218,9 +220,11 @@ mod tests {
 
     #[test]
     fn bad_condition_fails_the_cold_start() {
-        let n = Notify::new(notify(false).config, FakeSns::default());
-        assert!(n.is_ok());
-        let mut config = notify(false).config;
+        let mut config = RuleConfig {
+            rule: notify(false).rule.rule,
+            sinks: notify(false).sinks,
+        };
+        assert!(Notify::new(config.clone(), FakeSns::default()).is_ok());
         config.rule.condition = Some("detail.x ==".into());
         let err = Notify::new(config, FakeSns::default()).expect_err("bad condition");
         assert!(err.to_string().contains("PATROL_RULE"), "{err}");

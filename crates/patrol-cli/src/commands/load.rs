@@ -15,6 +15,7 @@ pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
     let options = ValidateOptions {
         handlers: handlers(path),
         base_dir: Some(manifest_dir(path).to_owned()),
+        today: Some(patrol_core::date::today()),
     };
     let shown = path.display().to_string();
     match validate_str(&text, &shown, &options) {

@@ -49,6 +49,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut out = stdout.lock();
     let (mut events, mut bad, mut failed) = (0usize, 0usize, 0usize);
     let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
+    let mut suppressed: BTreeMap<String, usize> = BTreeMap::new();
     for file in &files {
         for (n, item) in read_event_file(file).into_iter().enumerate() {
             let event = match item
@@ -62,7 +63,15 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             events += 1;
-            for outcome in engine.evaluate(&event) {
+            // A replay asks what would have happened then: suppressions expire by the
+            // event's own date.
+            let day = event
+                .get("time")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|t| t.get(..10))
+                .filter(|d| patrol_core::date::is_date(d))
+                .map_or_else(patrol_core::date::today, str::to_owned);
+            for outcome in engine.evaluate(&event, &day) {
                 match outcome {
                     Outcome::Alert(alert) => {
                         *per_rule.entry(alert.rule.clone()).or_default() += 1;
@@ -72,6 +81,9 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
                                 writeln!(out, "{}\n{}", alert.subject(), indent(&alert.text()))?
                             }
                         }
+                    }
+                    Outcome::Suppressed { rule, .. } => {
+                        *suppressed.entry(rule).or_default() += 1;
                     }
                     Outcome::Failed { rule, error } => {
                         failed += 1;
@@ -92,7 +104,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         .collect::<Vec<_>>()
         .join(", ");
     eprintln!(
-        "replayed {events} events from {} files: {alerts} alerts{}{}{}",
+        "replayed {events} events from {} files: {alerts} alerts{}{}{}{}",
         files.len(),
         if by_rule.is_empty() {
             String::new()
@@ -104,8 +116,13 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         } else {
             String::new()
         },
+        if suppressed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} suppressed", suppressed.values().sum::<usize>())
+        },
         if failed > 0 {
-            format!(", {failed} alerts failed to render")
+            format!(", {failed} alerts failed")
         } else {
             String::new()
         },

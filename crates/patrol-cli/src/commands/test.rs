@@ -53,12 +53,7 @@ pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn check_one(
-    engine: &Engine<'_>,
-    rule: &str,
-    path: &Path,
-    expect: Expect,
-) -> Result<String, String> {
+fn check_one(engine: &Engine, rule: &str, path: &Path, expect: Expect) -> Result<String, String> {
     let mut events = super::replay::read_event_file(path);
     if events.len() != 1 {
         return Err(format!(
@@ -68,10 +63,13 @@ fn check_one(
     }
     let raw = events.pop().ok_or("no event")??;
     let event = patrol_core::event::to_eventbridge(raw).map_err(|e| e.to_string())?;
-    let outcome = engine.evaluate(&event).into_iter().find(|o| match o {
-        Outcome::Alert(a) => a.rule == rule,
-        Outcome::Failed { rule: r, .. } => r == rule,
-    });
+    let outcome = engine
+        .evaluate(&event, &patrol_core::date::today())
+        .into_iter()
+        .find(|o| match o {
+            Outcome::Alert(a) => a.rule == rule,
+            Outcome::Suppressed { rule: r, .. } | Outcome::Failed { rule: r, .. } => r == rule,
+        });
     match (expect, outcome) {
         (Expect::Alert, Some(Outcome::Alert(a))) => Ok(format!("alert: {}", a.message)),
         (Expect::Alert, Some(Outcome::Failed { error, .. })) => {
@@ -79,6 +77,12 @@ fn check_one(
         }
         (Expect::Alert, None) => Err("expected an alert, got none".into()),
         (Expect::Quiet, None) => Ok("quiet".into()),
+        (Expect::Quiet, Some(Outcome::Suppressed { owner, .. })) => {
+            Ok(format!("quiet: suppressed ({owner})"))
+        }
+        (Expect::Alert, Some(Outcome::Suppressed { owner, .. })) => Err(format!(
+            "expected an alert, but a suppression owned by `{owner}` hid it"
+        )),
         (Expect::Quiet, Some(_)) => Err("expected no alert, but the rule fired".into()),
     }
 }

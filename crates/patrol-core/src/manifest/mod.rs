@@ -119,8 +119,24 @@ pub struct Rule {
     /// (IAM, STS, sign-in, Organizations, …) reach EventBridge only in us-east-1.
     #[serde(default)]
     pub regions: Vec<String>,
+    /// ATT&CK technique ids, CIS control ids, links.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// Known-good events the rule must not alert on.
+    #[serde(default)]
+    pub suppress: Vec<Suppression>,
     #[serde(default)]
     pub tests: Vec<RuleTest>,
+}
+
+/// A known-good case: events for which `condition` (CEL) is true raise no alert until
+/// `expires` (inclusive, `YYYY-MM-DD`, UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppression {
+    pub condition: String,
+    pub owner: String,
+    pub reason: String,
+    pub expires: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -55,7 +55,22 @@ pub struct RawRule {
     pub params: Option<Spanned<toml::Table>>,
     pub permissions: Option<Vec<Str>>,
     pub include_read_only: Option<Spanned<bool>>,
+    /// ATT&CK technique ids, CIS control ids, links.
+    pub references: Option<Vec<Str>>,
+    /// Known-good events the rule must not alert on, each owned and expiring.
+    pub suppress: Option<Vec<Spanned<RawSuppression>>>,
     pub tests: Option<Spanned<Vec<Spanned<RawTest>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSuppression {
+    /// CEL expression; the alert is suppressed when it is true.
+    pub condition: Option<Str>,
+    pub owner: Option<Str>,
+    pub reason: Option<Str>,
+    /// A TOML date (`2027-01-31`); after it the suppression stops applying.
+    pub expires: Option<Spanned<toml::value::Datetime>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::raw::{RawManifest, RawRoute, RawRule, RawTrigger, Str};
 use super::{
-    Expect, FORMAT_VERSION, Manifest, Route, RouteKind, Rule, RuleTest, Severity, Trigger,
+    Expect, FORMAT_VERSION, Manifest, Route, RouteKind, Rule, RuleTest, Severity, Suppression,
+    Trigger,
 };
 use crate::diagnostic::Diagnostic;
 use crate::pattern::Pattern;
@@ -21,6 +22,8 @@ pub struct ValidateOptions {
     pub handlers: Vec<String>,
     /// The manifest's folder: when set, every test event file must exist under it.
     pub base_dir: Option<std::path::PathBuf>,
+    /// Today (`YYYY-MM-DD`): when set, expired suppressions are errors.
+    pub today: Option<String>,
 }
 
 impl Default for ValidateOptions {
@@ -28,6 +31,7 @@ impl Default for ValidateOptions {
         Self {
             handlers: vec![DEFAULT_HANDLER.to_owned()],
             base_dir: None,
+            today: None,
         }
     }
 }
@@ -596,6 +600,29 @@ impl Cx<'_> {
             }
         }
 
+        let references: Vec<String> = r
+            .references
+            .iter()
+            .flatten()
+            .map(|s| s.get_ref().clone())
+            .collect();
+        let suppress: Vec<Suppression> = r
+            .suppress
+            .iter()
+            .flatten()
+            .filter_map(|s| self.suppression(rid, s))
+            .collect();
+        if !suppress.is_empty() && matches!(trigger, Some(Trigger::Schedule { .. })) {
+            self.err(
+                Diagnostic::new(
+                    "suppress-on-schedule",
+                    format!("rule `{rid}`: `suppress` applies only to event triggers"),
+                )
+                .at(span(id))
+                .help("remove `suppress`; a scheduled handler decides in its own code"),
+            );
+        }
+
         let regions = match &trigger {
             Some(Trigger::Event { pattern, .. }) => regions_for(pattern),
             _ => Vec::new(),
@@ -621,7 +648,96 @@ impl Cx<'_> {
             params,
             permissions,
             regions,
+            references,
+            suppress,
             tests,
+        })
+    }
+
+    fn suppression(
+        &mut self,
+        rid: &str,
+        s: &serde_spanned::Spanned<super::raw::RawSuppression>,
+    ) -> Option<Suppression> {
+        let raw = s.get_ref();
+        let mut missing = |key: &str, example: &str| {
+            self.err(
+                Diagnostic::new(
+                    "incomplete-suppression",
+                    format!("rule `{rid}`: a suppression has no `{key}`"),
+                )
+                .at(span(s))
+                .help(format!(
+                    "every suppression needs `condition`, `owner`, `reason` and `expires`, e.g. `{key} = {example}`"
+                )),
+            );
+        };
+        let (Some(condition), Some(owner), Some(reason), Some(expires)) =
+            (&raw.condition, &raw.owner, &raw.reason, &raw.expires)
+        else {
+            if raw.condition.is_none() {
+                missing(
+                    "condition",
+                    "'detail.userIdentity.arn == \"arn:aws:iam::111122223333:role/ci\"'",
+                );
+            }
+            if raw.owner.is_none() {
+                missing("owner", "\"platform-team\"");
+            }
+            if raw.reason.is_none() {
+                missing("reason", "\"CI deploys create these keys\"");
+            }
+            if raw.expires.is_none() {
+                missing("expires", "2027-01-31");
+            }
+            return None;
+        };
+        let before = self.diags.len();
+        if let Err(errors) = crate::condition::Condition::compile(condition.get_ref()) {
+            for e in errors {
+                self.err(
+                    Diagnostic::new(
+                        "invalid-suppression",
+                        format!("rule `{rid}`: suppression condition: {e}"),
+                    )
+                    .at(span(condition))
+                    .help("suppression conditions are CEL expressions over the event, like rule conditions"),
+                );
+            }
+        }
+        let date = expires.get_ref().to_string();
+        if !crate::date::is_date(&date) {
+            self.err(
+                Diagnostic::new(
+                    "invalid-expiry",
+                    format!("rule `{rid}`: suppression expiry `{date}` is not a date"),
+                )
+                .at(span(expires))
+                .help("write a TOML date without quotes: `expires = 2027-01-31`"),
+            );
+        } else if let Some(today) = &self.options.today
+            && date.as_str() < today.as_str()
+        {
+            self.err(
+                Diagnostic::new(
+                    "expired-suppression",
+                    format!(
+                        "rule `{rid}`: the suppression owned by `{}` expired on {date}",
+                        owner.get_ref()
+                    ),
+                )
+                .at(span(expires))
+                .help("remove it, or extend `expires` after checking with its owner that it is still needed"),
+            );
+        }
+        if self.diags.len() > before {
+            return None;
+        }
+        Some(Suppression {
+            condition: condition.get_ref().clone(),
+            owner: owner.get_ref().clone(),
+            reason: reason.get_ref().clone(),
+            expires: date,
         })
     }
 
@@ -982,6 +1098,30 @@ tests = [{ event = "root.json", expect = "alert" }, { event = "user.json", expec
     fn event_rules_need_positive_and_negative_tests() {
         let text = GOOD.replace(", { event = \"user.json\", expect = \"quiet\" }", "");
         insta::assert_snapshot!(check(&text).expect_err("invalid"));
+    }
+
+    #[test]
+    fn suppressions_are_checked() {
+        let text = GOOD.to_owned()
+            + r#"suppress = [
+  { condition = 'detail.userIdentity.arn == "arn:aws:iam::1:role/ci"', owner = "platform", reason = "CI", expires = 2027-01-31 },
+  { condition = 'detail.userIdentity.arn == "x"', owner = "secops", reason = "old", expires = 2026-01-01 },
+  { condition = 'detial.x == 1', owner = "secops", reason = "typo", expires = 2027-01-31 },
+  { condition = 'true', reason = "no owner", expires = 2027-01-01 },
+]
+"#;
+        let options = ValidateOptions {
+            today: Some("2026-11-22".into()),
+            ..ValidateOptions::default()
+        };
+        let err = validate_str(&text, "rules.toml", &options)
+            .map_err(|d| crate::diagnostic::render_all(&d, "rules.toml", &text))
+            .expect_err("invalid");
+        insta::assert_snapshot!(err);
+        let ok = GOOD.to_owned()
+            + "suppress = [{ condition = 'true', owner = \"o\", reason = \"r\", expires = 2027-01-31 }]\n";
+        let m = validate_str(&ok, "rules.toml", &options).expect("valid");
+        assert_eq!(m.rules[0].suppress[0].expires, "2027-01-31");
     }
 
     #[test]
