@@ -208,6 +208,27 @@ fn op_key(path: &str, op: &Op) -> String {
     format!("{path}\u{0}{}", op.to_json())
 }
 
+thread_local! {
+    /// The candidate branches of the event being matched, kept between events.
+    static CANDS: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(Vec::with_capacity(64));
+}
+
+/// Sorts leaves by field, keeping event order within a field: an insertion sort, as an
+/// event has only a handful of leaves.
+fn sort_leaves(leaves: &mut [super::scan::ScanLeaf<'_>]) {
+    if leaves.len() > 32 {
+        leaves.sort_by_key(|l| l.field);
+        return;
+    }
+    for i in 1..leaves.len() {
+        let mut j = i;
+        while j > 0 && leaves[j - 1].field > leaves[j].field {
+            leaves.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 impl Matcher {
     pub fn new(patterns: &[Pattern]) -> Matcher {
         let mut field_ids: FxHashMap<String, u32> = FxHashMap::default();
@@ -289,16 +310,23 @@ impl Matcher {
     }
 
     fn run(&self, s: &mut Scan<'_>) -> Vec<usize> {
-        s.leaves.sort_by_key(|l| l.field);
-        let mut cands: Vec<u32> = Vec::with_capacity(32);
+        sort_leaves(&mut s.leaves);
+        CANDS.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut cands) => self.run_with(s, &mut cands),
+            Err(_) => self.run_with(s, &mut Vec::with_capacity(32)),
+        })
+    }
+
+    fn run_with(&self, s: &Scan<'_>, cands: &mut Vec<u32>) -> Vec<usize> {
+        cands.clear();
         for leaf in &s.leaves {
-            self.fields[leaf.field as usize].probe(&leaf.value, &mut cands);
+            self.fields[leaf.field as usize].probe(&leaf.value, cands);
         }
         cands.extend_from_slice(&self.always);
         cands.sort_unstable();
         cands.dedup();
         let mut out: Vec<usize> = Vec::new();
-        for b in cands {
+        for &b in cands.iter() {
             let branch = &self.branches[b as usize];
             let pid = branch.pattern as usize;
             if out.last() == Some(&pid) {
@@ -408,6 +436,73 @@ mod tests {
         // Skipped parts may hold anything well-bracketed, including brackets in strings.
         let skipped = br#"{"zz": {"q": "}]\"{[", "w": [1, {"x": null}]}, "a": {"b": 3}}"#;
         assert_eq!(m.matches_json(skipped).expect("valid"), vec![1]);
+    }
+
+    #[test]
+    fn raw_reader_agrees_on_awkward_text() {
+        // Keys of 7, 8, 16 and 17 bytes (the reader compares key words), keys too near the
+        // end of the input for a whole word, dots, escapes and skipped containers with
+        // brackets, escapes, numbers and whitespace in them.
+        let m = Matcher::new(&pats(&[
+            json!({"k7abcde": ["v"]}),
+            json!({"k8abcdef": ["v"]}),
+            json!({"k16abcdefghijkl": ["v"]}),
+            json!({"k17abcdefghijklm": ["v"]}),
+            json!({"": ["v"]}),
+            json!({"a": {"b": ["v"]}}),
+            json!({"x": [{"exists": false}]}),
+            json!({"n": [{"numeric": [">", 1]}]}),
+            json!({"k7abcdf": ["v"]}),
+            json!({"q\"k": ["v"]}),
+            json!({"b\\s": ["v"]}),
+            json!({"k16abcdefghijkl": {"z": ["v"]}}),
+        ]));
+        let events = [
+            r#"{"k7abcde":"v","k8abcdef":"v","k16abcdefghijkl":"v","k17abcdefghijklm":"v"}"#,
+            r#"{"k7abcdf":"v","k8abcdeg":"v","k16abcdefghijkm":"v","k17abcdefghijkln":"v"}"#,
+            r#"{"k7abcd":"v","k7abcdef":"v","k16abcdefghijk":"v","k17abcdefghijklmn":"v"}"#,
+            r#"{"":"v"}"#,
+            r#"{"a":{"b":"v"}}"#,
+            r#"{"a":{"b":"w"},"x":1}"#,
+            r#"{"a.b":"v","n":2}"#,
+            r#"{"k7abc\u0064e":"v","q\"k":"v","b\\s":"v"}"#,
+            r#"{"q\\k":"v","b\"s":"v","k8abcde.":"v"}"#,
+            r#"{"z":{"s":"}]\"{[\\","t":[1,2.5e3,-0,true,false,null,{"w":[]},"\\"]},"n":2,"a":{"b":"v"}}"#,
+            r#"{"k16abcdefghijkl":{"y":{"z":"w"},"z":"v"},"k7abcde":["x","v"]}"#,
+            r#"{"zz":[[[[]]],{"a":{"b":"v"}}],"x":{"k7abcde":"v"},"a":[{"b":"x"},{"b":"v"}]}"#,
+        ];
+        for text in events {
+            let v: serde_json::Value = serde_json::from_str(text).expect("valid");
+            let want = m.matches(&v);
+            assert_eq!(
+                m.matches_json(text.as_bytes()).expect("valid"),
+                want,
+                "{text}"
+            );
+            let pretty = serde_json::to_string_pretty(&v).expect("json");
+            assert_eq!(
+                m.matches_json(pretty.as_bytes()).expect("valid"),
+                want,
+                "{pretty}"
+            );
+            let spaced = text.replace(',', " ,\n\t").replace(':', " : ");
+            assert_eq!(
+                m.matches_json(spaced.as_bytes()).expect("valid"),
+                want,
+                "{spaced}"
+            );
+        }
+        for bad in [
+            r#"{"z":{"s":"abc}}"#,
+            r#"{"z":[1,2}"#,
+            r#"{"z":{"a":"\"#,
+            r#"{"z":{"a":1}"#,
+            r#"{"k7abcde"#,
+            r#"{"k7abcde":"v""#,
+            r#"{"a.b"#,
+        ] {
+            assert!(m.matches_json(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     #[test]

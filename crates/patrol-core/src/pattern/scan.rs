@@ -32,7 +32,33 @@ fn load8(b: &[u8], i: usize) -> Option<u64> {
 /// strings JSON is mostly made of, then memchr for long ones.
 #[inline]
 fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
-    for _ in 0..6 {
+    // Two words per step: one bounds check and one branch for 16 bytes.
+    for _ in 0..3 {
+        let Some(w) = b.get(i..i + 16).and_then(|s| <[u8; 16]>::try_from(s).ok()) else {
+            break;
+        };
+        let x = u128::from_le_bytes(w);
+        let (lo, hi) = (x as u64, (x >> 64) as u64);
+        let q = ONES * u64::from(b'"');
+        let bs = ONES * u64::from(b'\\');
+        let mlo = zero_bytes(lo ^ q) | zero_bytes(lo ^ bs);
+        let mhi = zero_bytes(hi ^ q) | zero_bytes(hi ^ bs);
+        if mlo | mhi != 0 {
+            return Some(if mlo != 0 {
+                i + (mlo.trailing_zeros() / 8) as usize
+            } else {
+                i + 8 + (mhi.trailing_zeros() / 8) as usize
+            });
+        }
+        i += 16;
+    }
+    find_quote_or_backslash_words(b, i)
+}
+
+/// [`find_quote_or_backslash`] a word at a time, then memchr.
+#[inline]
+fn find_quote_or_backslash_words(b: &[u8], mut i: usize) -> Option<usize> {
+    for _ in 0..2 {
         let Some(v) = load8(b, i) else {
             return b
                 .get(i..)?
@@ -48,6 +74,47 @@ fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
         i += 8;
     }
     memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
+}
+
+/// Position of the first `"`, `\\` or `.` at or after `i`: where a plain key ends, or
+/// where it needs the general path (escapes, dots).
+#[inline]
+fn find_key_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let (q, bs, dot) = (
+        ONES * u64::from(b'"'),
+        ONES * u64::from(b'\\'),
+        ONES * u64::from(b'.'),
+    );
+    while let Some(w) = b.get(i..i + 16).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
+        let x = u128::from_le_bytes(w);
+        let (lo, hi) = (x as u64, (x >> 64) as u64);
+        let mlo = zero_bytes(lo ^ q) | zero_bytes(lo ^ bs) | zero_bytes(lo ^ dot);
+        let mhi = zero_bytes(hi ^ q) | zero_bytes(hi ^ bs) | zero_bytes(hi ^ dot);
+        if mlo | mhi != 0 {
+            return Some(if mlo != 0 {
+                i + (mlo.trailing_zeros() / 8) as usize
+            } else {
+                i + 8 + (mhi.trailing_zeros() / 8) as usize
+            });
+        }
+        i += 16;
+    }
+    loop {
+        let Some(v) = load8(b, i) else {
+            return b
+                .get(i..)?
+                .iter()
+                .position(|c| matches!(c, b'"' | b'\\' | b'.'))
+                .map(|p| i + p);
+        };
+        let m = zero_bytes(v ^ (ONES * u64::from(b'"')))
+            | zero_bytes(v ^ (ONES * u64::from(b'\\')))
+            | zero_bytes(v ^ (ONES * u64::from(b'.')));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
 }
 
 /// Whether a key has a dot (then it spans several trie levels).
@@ -103,7 +170,16 @@ pub(crate) struct TrieNode {
     /// Few children: a linear scan over [`tag`]s beats hashing short keys.
     children: Vec<(u64, Box<[u8]>, u32)>,
     map: Option<FxHashMap<Box<[u8]>, u32>>,
+    /// One bit per child tag ([`tag_bit`]): most keys of an event name no child, and this
+    /// says so without looking at the children.
+    bloom: u64,
     pub(crate) field: Option<u32>,
+}
+
+/// Which bit of [`TrieNode::bloom`] a key tag sets.
+#[inline(always)]
+fn tag_bit(t: u64) -> u64 {
+    1u64 << (t.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 /// Field paths split at dots, so `{"a.b": 1}` and `{"a": {"b": 1}}` reach the same node.
@@ -130,6 +206,7 @@ impl Trie {
                     let n = &mut self.nodes[node as usize];
                     n.children
                         .push((tag(seg.as_bytes()), seg.as_bytes().into(), id));
+                    n.bloom |= tag_bit(tag(seg.as_bytes()));
                     if n.children.len() > 8 {
                         n.map = Some(n.children.iter().map(|(_, k, c)| (k.clone(), *c)).collect());
                     }
@@ -150,6 +227,35 @@ impl Trie {
         n.children
             .iter()
             .find(|(kt, k, _)| *kt == t && (key.len() <= 7 || **k == *key))
+            .map(|(_, _, c)| *c)
+    }
+
+    /// [`Trie::child`] for the key `b[start..start + len]` (no dots, no escapes), with its
+    /// tag read straight from the event bytes.
+    #[inline]
+    fn child_at(&self, node: u32, b: &[u8], start: usize, len: usize) -> Option<u32> {
+        let n = &self.nodes[node as usize];
+        if let Some(map) = &n.map {
+            return map.get(b.get(start..start + len)?).copied();
+        }
+        let t = match load8(b, start) {
+            Some(v) => {
+                let mask = if len >= 7 {
+                    0x00FF_FFFF_FFFF_FFFF
+                } else {
+                    (1u64 << (8 * len)) - 1
+                };
+                (v & mask) | ((len.min(255) as u64) << 56)
+            }
+            None => tag(b.get(start..start + len)?),
+        };
+        if n.bloom & tag_bit(t) == 0 {
+            return None;
+        }
+        let key = b.get(start..start + len)?;
+        n.children
+            .iter()
+            .find(|(kt, k, _)| *kt == t && (len <= 7 || **k == *key))
             .map(|(_, _, c)| *c)
     }
 
@@ -289,14 +395,26 @@ impl<'a> Scanner<'a, '_, '_> {
             if self.peek() != Some(b'"') {
                 return Err(self.err("expected a field name"));
             }
-            let key = self.string_bytes()?;
-            self.ws();
+            let start = self.pos + 1;
+            let child = match find_key_end(self.b, start) {
+                Some(end) if self.b[end] == b'"' => {
+                    self.pos = end + 1;
+                    self.trie.child_at(node, self.b, start, end - start)
+                }
+                _ => {
+                    let key = self.string_bytes()?;
+                    self.trie.walk(node, &key)
+                }
+            };
             if self.peek() != Some(b':') {
-                return Err(self.err("expected `:` after a field name"));
+                self.ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.err("expected `:` after a field name"));
+                }
             }
             self.pos += 1;
             self.ws();
-            match self.trie.walk(node, &key) {
+            match child {
                 Some(child) => self.value(child)?,
                 None => self.skip_value()?,
             }
@@ -526,33 +644,57 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
+    /// At `{` or `[`: skips to just past the matching bracket, from quote to quote: the
+    /// gaps between strings are mostly one `:` or `,`, so they are read a byte at a time,
+    /// and anything longer (numbers, literals, whitespace) is jumped over a word at a time.
+    fn skip_container(&mut self) -> Result<(), EventError> {
+        let b = self.b;
+        let mut depth = 0usize;
+        let mut i = self.pos;
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'"' => {
+                    let mut j = i + 1;
+                    loop {
+                        match find_quote_or_backslash(b, j) {
+                            Some(p) if b[p] == b'"' => {
+                                i = p + 1;
+                                break;
+                            }
+                            Some(p) if p + 2 <= b.len() => j = p + 2,
+                            _ => {
+                                self.pos = b.len();
+                                return Err(self.err("unterminated string"));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                b':' | b',' => {}
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.pos = i + 1;
+                        return Ok(());
+                    }
+                }
+                _ => {
+                    i = find_structural(b, i + 1).unwrap_or(b.len());
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        self.pos = b.len();
+        Err(self.err("unterminated object or array"))
+    }
+
     /// Skips one value of any kind that no pattern names.
     fn skip_value(&mut self) -> Result<(), EventError> {
         match self.peek() {
             Some(b'"') => self.skip_string(),
-            Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                while let Some(p) = find_structural(self.b, self.pos) {
-                    self.pos = p;
-                    match self.b[p] {
-                        b'"' => {
-                            self.skip_string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        _ => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.pos += 1;
-                                return Ok(());
-                            }
-                        }
-                    }
-                    self.pos += 1;
-                }
-                self.pos = self.b.len();
-                Err(self.err("unterminated object or array"))
-            }
+            Some(b'{' | b'[') => self.skip_container(),
             Some(_) => {
                 let start = self.pos;
                 while let Some(c) = self.peek() {
