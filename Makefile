@@ -75,7 +75,7 @@ demo: setup build
 	$(CDK) synth $(CDK_FLAGS) --quiet
 	@echo "    templates: $$(ls cdk.out/*.template.json | tr '\n' ' ')"
 	@echo "==> 4/4 patrol replay tests/events (the sample CloudTrail events through every rule)"
-	$(PATROL) --manifest $(MANIFEST) replay tests/events
+	$(PATROL) --manifest $(MANIFEST) replay --format text tests/events
 
 ## --- tests ---------------------------------------------------------------------
 

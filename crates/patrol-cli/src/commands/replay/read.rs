@@ -1,0 +1,364 @@
+//! Reading the events of one input as a stream: gzip recognised by its magic bytes
+//! (whatever the name says), then either one JSON document (a CloudTrail
+//! `{"Records": [...]}` file, an array, or a single event) or one JSON value per line.
+//!
+//! A document's `Records` are handed out one by one as they are parsed, so a record is
+//! the largest thing held at once; small documents (the usual CloudTrail file) are read
+//! whole first because parsing from memory is several times faster. Whatever could be
+//! read before a failure (a truncated gzip, a cut-off document) is still handed out.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{BufRead, BufReader, Cursor, Read};
+
+use flate2::read::MultiGzDecoder;
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::ReadEvent;
+
+/// Documents up to this size (decompressed) are parsed from memory; larger ones stream.
+const SLURP_LIMIT: u64 = 16 << 20;
+
+/// How an input's text is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One JSON document.
+    Document,
+    /// One JSON value per line (NDJSON); a line may itself be a `{"Records": [...]}` file.
+    Lines,
+}
+
+impl Layout {
+    /// From a file or object name: `.jsonl` / `.ndjson` (optionally `.gz`) are lines.
+    pub fn for_name(name: &str) -> Layout {
+        let name = name.strip_suffix(".gz").unwrap_or(name);
+        if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+            Layout::Lines
+        } else {
+            Layout::Document
+        }
+    }
+}
+
+/// Bytes read from the input and after decompression.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sizes {
+    pub raw: u64,
+    pub decoded: u64,
+}
+
+struct Counting<'a, R> {
+    inner: R,
+    count: &'a Cell<u64>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Hands every event of `input` to `emit` (unreadable lines as `Err`); `Err` when the
+/// input as a whole is broken, after emitting whatever came before the damage.
+pub fn read_events(
+    input: impl Read,
+    layout: Layout,
+    emit: &mut dyn FnMut(ReadEvent),
+) -> (Sizes, Result<(), String>) {
+    let (raw, decoded) = (Cell::new(0), Cell::new(0));
+    let result = read_counted(input, layout, &raw, &decoded, emit);
+    let sizes = Sizes {
+        raw: raw.get(),
+        decoded: decoded.get(),
+    };
+    (sizes, result)
+}
+
+fn read_counted(
+    input: impl Read,
+    layout: Layout,
+    raw: &Cell<u64>,
+    decoded: &Cell<u64>,
+    emit: &mut dyn FnMut(ReadEvent),
+) -> Result<(), String> {
+    let mut buffered = BufReader::with_capacity(
+        256 << 10,
+        Counting {
+            inner: input,
+            count: raw,
+        },
+    );
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let plain: Box<dyn Read + '_> = if gzip {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let text = Counting {
+        inner: plain,
+        count: decoded,
+    };
+    let io_error = |e: std::io::Error| {
+        if gzip {
+            format!("truncated or corrupt gzip: {e}")
+        } else {
+            format!("cannot read: {e}")
+        }
+    };
+    match layout {
+        Layout::Lines => read_lines(text, emit, &io_error),
+        Layout::Document => read_document(text, emit, &io_error),
+    }
+}
+
+fn read_lines(
+    text: impl Read,
+    emit: &mut dyn FnMut(ReadEvent),
+    io_error: &dyn Fn(std::io::Error) -> String,
+) -> Result<(), String> {
+    let mut reader = BufReader::with_capacity(256 << 10, text);
+    let mut line = Vec::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("after line {n}: {}", io_error(e))),
+        }
+        n += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Value>(&line) {
+            Ok(Value::Object(mut obj)) if obj.contains_key("Records") => {
+                match obj.remove("Records") {
+                    Some(Value::Array(records)) => records.into_iter().for_each(|r| emit(Ok(r))),
+                    _ => emit(Err(format!("line {n}: `Records` is not an array"))),
+                }
+            }
+            Ok(v) => emit(Ok(v)),
+            Err(e) => emit(Err(format!("line {n}: not JSON: {e}"))),
+        }
+    }
+}
+
+fn read_document(
+    mut text: impl Read,
+    emit: &mut dyn FnMut(ReadEvent),
+    io_error: &dyn Fn(std::io::Error) -> String,
+) -> Result<(), String> {
+    let mut head = Vec::new();
+    match (&mut text).take(SLURP_LIMIT).read_to_end(&mut head) {
+        Err(e) => {
+            // Salvage the records before the damage; the parse error is only its echo.
+            let _ = parse(serde_json::Deserializer::from_slice(&head), emit);
+            Err(io_error(e))
+        }
+        Ok(n) if (n as u64) < SLURP_LIMIT => {
+            parse(serde_json::Deserializer::from_slice(&head), emit).map_err(|e| json_error(&e))
+        }
+        Ok(_) => parse(
+            serde_json::Deserializer::from_reader(Cursor::new(head).chain(text)),
+            emit,
+        )
+        .map_err(|e| {
+            if e.classify() == serde_json::error::Category::Io {
+                io_error(std::io::Error::other(e.to_string()))
+            } else {
+                json_error(&e)
+            }
+        }),
+    }
+}
+
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => format!("truncated JSON: {e}"),
+        Category::Syntax => format!("not JSON: {e}"),
+        Category::Io | Category::Data => e.to_string(),
+    }
+}
+
+fn parse<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+    emit: &mut dyn FnMut(ReadEvent),
+) -> serde_json::Result<()> {
+    Document { emit }.deserialize(&mut de)?;
+    de.end()
+}
+
+/// A whole document: `{"Records": [...]}` (records streamed), an array of events, or one
+/// event object.
+struct Document<'a> {
+    emit: &'a mut dyn FnMut(ReadEvent),
+}
+
+impl<'de> DeserializeSeed<'de> for Document<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Document<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            (self.emit)(Ok(v));
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut other = Map::new();
+        let mut records = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "Records" {
+                map.next_value_seed(Records {
+                    emit: &mut *self.emit,
+                })?;
+                records = true;
+            } else if records {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else {
+                other.insert(key, map.next_value()?);
+            }
+        }
+        if !records {
+            (self.emit)(Ok(Value::Object(other)));
+        }
+        Ok(())
+    }
+}
+
+/// The `Records` array, each member handed out as soon as it is parsed.
+struct Records<'a> {
+    emit: &'a mut dyn FnMut(ReadEvent),
+}
+
+impl<'de> DeserializeSeed<'de> for Records<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`Records` to be an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<Value>()? {
+            (self.emit)(Ok(v));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn read(bytes: &[u8], layout: Layout) -> (Vec<ReadEvent>, Result<(), String>) {
+        let mut out = Vec::new();
+        let (_, r) = read_events(bytes, layout, &mut |e| out.push(e));
+        (out, r)
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(bytes).ok();
+        gz.finish().unwrap_or_default()
+    }
+
+    #[test]
+    fn records_document_streams_each_record() {
+        let (events, r) = read(br#"{"Records": [{"a": 1}, {"a": 2}]}"#, Layout::Document);
+        assert_eq!(r, Ok(()));
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn object_without_records_is_one_event_and_array_is_many() {
+        let (events, _) = read(br#"{"detail": {}}"#, Layout::Document);
+        assert_eq!(events.len(), 1);
+        let (events, _) = read(br#"[{"a": 1}, {"a": 2}, {"a": 3}]"#, Layout::Document);
+        assert_eq!(events.len(), 3);
+    }
+
+    #[test]
+    fn gzip_is_recognised_by_magic_bytes() {
+        let (events, r) = read(&gzip(br#"{"Records": [{"a": 1}]}"#), Layout::Document);
+        assert_eq!((events.len(), r), (1, Ok(())));
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error_after_the_records_before_it() {
+        let records: Vec<String> = (0..2000)
+            .map(|i| format!(r#"{{"eventID": "{i}", "pad": "{}"}}"#, i * 7919))
+            .collect();
+        let doc = format!(r#"{{"Records": [{}]}}"#, records.join(","));
+        let gz = gzip(doc.as_bytes());
+        let (events, r) = read(&gz[..gz.len() / 2], Layout::Document);
+        let err = r.expect_err("truncated");
+        assert!(err.contains("truncated or corrupt gzip"), "{err}");
+        assert!(
+            !events.is_empty() && events.len() < 2000,
+            "{}",
+            events.len()
+        );
+    }
+
+    #[test]
+    fn not_json_and_records_not_an_array_are_errors() {
+        let (_, r) = read(b"hello", Layout::Document);
+        assert!(r.expect_err("not json").starts_with("not JSON"));
+        let (_, r) = read(br#"{"Records": 3}"#, Layout::Document);
+        assert!(r.expect_err("records").contains("`Records` to be an array"));
+    }
+
+    #[test]
+    fn lines_keep_going_after_a_bad_line_and_expand_records_lines() {
+        let text = b"{\"a\": 1}\nnope\n\n{\"Records\": [{\"b\": 1}, {\"b\": 2}]}\n";
+        let (events, r) = read(text, Layout::Lines);
+        assert_eq!(r, Ok(()));
+        assert_eq!(events.len(), 4);
+        assert!(events[1].as_ref().is_err_and(|e| e.starts_with("line 2")));
+    }
+
+    #[test]
+    fn large_documents_stream_from_the_reader() {
+        let pad = "x".repeat(1 << 20);
+        let records: Vec<String> = (0..20)
+            .map(|i| format!(r#"{{"i": {i}, "pad": "{pad}"}}"#))
+            .collect();
+        let doc = format!(r#"{{"Records": [{}]}}"#, records.join(","));
+        assert!(doc.len() as u64 > SLURP_LIMIT);
+        let (events, r) = read(doc.as_bytes(), Layout::Document);
+        assert_eq!((events.len(), r), (20, Ok(())));
+    }
+
+    #[test]
+    fn layout_follows_the_name() {
+        assert_eq!(Layout::for_name("a/b.ndjson.gz"), Layout::Lines);
+        assert_eq!(Layout::for_name("a/b.jsonl"), Layout::Lines);
+        assert_eq!(Layout::for_name("a/b.json.gz"), Layout::Document);
+    }
+}

@@ -1,0 +1,236 @@
+//! Replays of the fixture archive (`tests/fixtures/replay/`, real records in CloudTrail's
+//! S3 layout plus broken files) through the shipped `rules.toml`.
+
+use super::*;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixtures() -> PathBuf {
+    workspace().join("tests/fixtures/replay")
+}
+
+fn engine() -> anyhow::Result<Engine> {
+    match crate::commands::load::manifest(&workspace().join("rules.toml"))? {
+        Ok(m) => Ok(Engine::new(&m)?),
+        Err(code) => bail!("rules.toml does not validate: {code:?}"),
+    }
+}
+
+struct Run {
+    summary: Summary,
+    alerts: Vec<Alert>,
+    warnings: Vec<String>,
+}
+
+fn replay(sources: &[PathBuf], window: &Window, jobs: usize) -> anyhow::Result<Run> {
+    let sources: Vec<String> = sources
+        .iter()
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect();
+    replay_from(&sources, window, jobs, None)
+}
+
+fn replay_from(
+    sources: &[String],
+    window: &Window,
+    jobs: usize,
+    s3: Option<S3>,
+) -> anyhow::Result<Run> {
+    let engine = engine()?;
+    let mut inputs = Vec::new();
+    let mut pruned = 0;
+    let mut s3 = s3;
+    for s in sources {
+        source::expand(s, window, &mut s3, &mut inputs, &mut pruned)?;
+    }
+    let worker = Worker {
+        engine: &engine,
+        window,
+        s3: s3.as_ref(),
+        keep_alerts: true,
+    };
+    let mut run = Run {
+        summary: Summary {
+            pruned_files: pruned,
+            ..Summary::default()
+        },
+        alerts: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let prefix = format!("{}/", fixtures().display());
+    let bucket = "s3://trail-logs/org/";
+    worker.replay_all(&inputs, jobs, &mut |r| {
+        run.alerts.extend(r.alerts);
+        run.warnings.extend(
+            r.warnings
+                .iter()
+                .map(|w| w.replace(&prefix, "").replace(bucket, "archive/")),
+        );
+        run.summary.merge(r.summary);
+        Ok(())
+    })?;
+    Ok(run)
+}
+
+fn archive() -> PathBuf {
+    fixtures().join("archive")
+}
+
+#[test]
+fn archive_summary() -> anyhow::Result<()> {
+    let run = replay(&[archive()], &Window::default(), 2)?;
+    insta::assert_snapshot!("archive_table", run.summary.to_table());
+    insta::assert_snapshot!("archive_warnings", run.warnings.join("\n"));
+    insta::assert_json_snapshot!("archive_json", run.summary.to_json());
+    Ok(())
+}
+
+#[test]
+fn broken_files_are_counted_and_the_rest_is_replayed() -> anyhow::Result<()> {
+    let run = replay(&[archive()], &Window::default(), 1)?;
+    let s = &run.summary;
+    // Truncated gzip, not JSON, JSON without `Records`; the digest file is not read.
+    assert_eq!(s.bad_files, 3, "{:#?}", run.warnings);
+    assert!(
+        run.warnings
+            .iter()
+            .any(|w| w.contains("truncated.json.gz: truncated or corrupt gzip")),
+        "{:#?}",
+        run.warnings
+    );
+    // No `eventSource`, and a number where a record should be.
+    assert_eq!(s.bad_records, 3, "{:#?}", run.warnings);
+    assert_eq!(s.incomplete_records, 2);
+    assert!(!run.warnings.iter().any(|w| w.contains("CloudTrail-Digest")));
+    Ok(())
+}
+
+#[test]
+fn one_worker_and_two_give_the_same_alerts_in_the_same_order() -> anyhow::Result<()> {
+    let one = replay(&[archive()], &Window::default(), 1)?;
+    let two = replay(&[archive()], &Window::default(), 2)?;
+    assert_eq!(one.summary, two.summary);
+    assert_eq!(one.alerts, two.alerts);
+    assert_eq!(one.warnings, two.warnings);
+    Ok(())
+}
+
+#[test]
+fn since_and_until_prune_files_by_path_and_events_by_time() -> anyhow::Result<()> {
+    let window = Window::new(Some("2023-07-10"), Some("2023-07-10"))?;
+    let run = replay(&[archive()], &window, 2)?;
+    let s = &run.summary;
+    assert!(s.pruned_files > 20, "{}", s.pruned_files);
+    assert_eq!(s.files, 6, "only 2023/07/10 (and 07/11, for late delivery)");
+    assert_eq!(s.bad_files, 0);
+    assert_eq!(s.days.keys().collect::<Vec<_>>(), ["2023-07-10"]);
+    assert!(run.alerts.iter().all(|a| {
+        a.time
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2023-07-10"))
+    }));
+    assert!(s.alerts() > 0);
+    Ok(())
+}
+
+#[test]
+fn eventbridge_ndjson_raises_what_the_raw_records_raise() -> anyhow::Result<()> {
+    let wrapped = replay(
+        &[fixtures().join("eventbridge.ndjson")],
+        &Window::default(),
+        1,
+    )?;
+    let raw = replay(&[archive()], &Window::default(), 1)?;
+    assert_eq!(wrapped.summary.bad_records, 0);
+    assert!(!wrapped.alerts.is_empty());
+    for a in &wrapped.alerts {
+        assert!(
+            raw.alerts.contains(a),
+            "{} {:?} not raised from the raw record",
+            a.rule,
+            a.event_id
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn rule_filter_keeps_only_the_named_rules() -> anyhow::Result<()> {
+    let mut m = match crate::commands::load::manifest(&workspace().join("rules.toml"))? {
+        Ok(m) => m,
+        Err(code) => bail!("rules.toml does not validate: {code:?}"),
+    };
+    m.rules.retain(|r| r.id == "unauthorized-api-call");
+    let engine = Engine::new(&m)?;
+    let worker = Worker {
+        engine: &engine,
+        window: &Window::default(),
+        s3: None,
+        keep_alerts: true,
+    };
+    let mut inputs = Vec::new();
+    source::expand(
+        &archive().to_string_lossy(),
+        &Window::default(),
+        &mut None,
+        &mut inputs,
+        &mut 0,
+    )?;
+    let mut total = Summary::default();
+    worker.replay_all(&inputs, 2, &mut |r| {
+        total.merge(r.summary);
+        Ok(())
+    })?;
+    assert_eq!(
+        total.rules.keys().collect::<Vec<_>>(),
+        ["unauthorized-api-call"]
+    );
+    Ok(())
+}
+
+#[test]
+fn read_event_file_reads_single_events_and_records_files() {
+    let events = read_event_file(&fixtures().join("eventbridge.ndjson"));
+    assert!(events.len() > 5 && events.iter().all(Result::is_ok));
+    let missing = read_event_file(&fixtures().join("no-such-file.json"));
+    assert!(matches!(&missing[..], [Err(e)] if e.starts_with("cannot read")));
+}
+
+/// The shared corpus, when it is there: the README's figure.
+#[test]
+fn corpus_raises_261_alerts() -> anyhow::Result<()> {
+    let corpus = workspace().join("../shared/corpus/cloudtrail-records.jsonl");
+    if !corpus.is_file() {
+        return Ok(());
+    }
+    let run = replay(&[corpus], &Window::default(), 2)?;
+    assert_eq!(run.summary.events, 3290);
+    assert_eq!(run.summary.alerts(), 261);
+    assert_eq!(run.summary.bad_records, 0);
+    Ok(())
+}
+
+#[test]
+fn s3_archive_replays_like_the_local_folder() -> anyhow::Result<()> {
+    let Some((_moto, port)) = s3::tests::archive_in_moto()? else {
+        return Ok(());
+    };
+    for window in [
+        Window::default(),
+        Window::new(Some("2023-07-10"), Some("2023-07-10"))?,
+    ] {
+        let local = replay(&[archive()], &window, 2)?;
+        let remote = replay_from(
+            &["s3://trail-logs/org/".to_owned()],
+            &window,
+            2,
+            Some(s3::tests::client(port)?),
+        )?;
+        assert_eq!(local.summary.to_json(), remote.summary.to_json());
+        assert_eq!(local.alerts, remote.alerts);
+        assert_eq!(local.warnings, remote.warnings);
+    }
+    Ok(())
+}
