@@ -17,6 +17,26 @@ pub fn civil_date(unix_secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Days since 1970-01-01 of a calendar date (Howard Hinnant's days-from-civil).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The day after `YYYY-MM-DD` (the same string if it is not a date).
+pub fn next_day(day: &str) -> String {
+    let num = |r: std::ops::Range<usize>| day.get(r).and_then(|s| s.parse::<i64>().ok());
+    match (num(0..4), num(5..7), num(8..10)) {
+        (Some(y), Some(m), Some(d)) => civil_date((days_from_civil(y, m, d) + 1) * 86_400),
+        _ => day.to_owned(),
+    }
+}
+
 /// Today's UTC date.
 pub fn today() -> String {
     let secs = std::time::SystemTime::now()
@@ -49,6 +69,13 @@ mod tests {
         assert_eq!(civil_date(1_795_305_600), "2026-11-22");
         assert_eq!(civil_date(1_795_305_599), "2026-11-21");
         assert_eq!(civil_date(-86_400), "1969-12-31");
+    }
+
+    #[test]
+    fn next_day_crosses_months_and_years() {
+        assert_eq!(next_day("2023-07-31"), "2023-08-01");
+        assert_eq!(next_day("2024-02-28"), "2024-02-29");
+        assert_eq!(next_day("2023-12-31"), "2024-01-01");
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use patrol_core::alert;
-use patrol_core::condition::Condition;
+use patrol_core::date;
 use patrol_core::event;
 use patrol_core::manifest::Trigger;
 use patrol_core::pattern::Pattern;
+use patrol_core::rule::{CompiledRule, Verdict};
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
@@ -21,19 +21,9 @@ pub fn run(manifest: &Path, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         Ok(m) => m,
         Err(code) => return Ok(code),
     };
-    let mut events = super::replay::read_event_file(&args.event);
-    anyhow::ensure!(
-        events.len() == 1,
-        "{} holds {} events; explain takes a file with exactly one",
-        args.event.display(),
-        events.len()
-    );
-    let raw = events
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("no event"))?
+    let ev = super::replay::read_single_event(&args.event)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.event.display()))?;
-    let ev =
-        event::to_eventbridge(raw).map_err(|e| anyhow::anyhow!("{}: {e}", args.event.display()))?;
+    let today = date::today();
     let read_only = event::is_read_only_management_event(&ev);
     let mut matched = 0;
     for rule in &m.rules {
@@ -55,39 +45,35 @@ pub fn run(manifest: &Path, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 "  no  {:<40} pattern matches, but this is a read-only event and the rule does not set `include_read_only = true`",
                 rule.id
             ),
-            Ok(()) => match &rule.condition {
-                None => {
-                    matched += 1;
-                    println!("  YES {:<40} matches", rule.id);
-                }
-                Some(source) => {
-                    let verdict = Condition::compile(source)
-                        .map_err(|es| {
-                            es.iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        })
-                        .and_then(|c| {
-                            c.eval(&alert::context(rule, &ev))
-                                .map_err(|e| e.to_string())
-                        });
-                    match verdict {
-                        Ok(true) => {
-                            matched += 1;
-                            println!("  YES {:<40} matches (pattern and condition)", rule.id);
-                        }
-                        Ok(false) => println!(
-                            "  no  {:<40} pattern matches, but the condition `{source}` is false",
-                            rule.id
-                        ),
-                        Err(e) => println!(
-                            "  ERR {:<40} pattern matches, but the condition failed: {e}",
-                            rule.id
-                        ),
+            Ok(()) => {
+                // The rest of the live path, exactly as Lambda runs it.
+                let compiled = CompiledRule::new(rule.clone())
+                    .map_err(|e| anyhow::anyhow!("rule `{}`: {e}", rule.id))?;
+                match compiled.evaluate(&ev, &today) {
+                    Ok(Verdict::Alert(_)) => {
+                        matched += 1;
+                        let how = if rule.condition.is_some() {
+                            " (pattern and condition)"
+                        } else {
+                            ""
+                        };
+                        println!("  YES {:<40} matches{how}", rule.id);
                     }
+                    Ok(Verdict::ConditionFalse) => println!(
+                        "  no  {:<40} pattern matches, but the condition `{}` is false",
+                        rule.id,
+                        rule.condition.as_deref().unwrap_or_default()
+                    ),
+                    Ok(Verdict::Suppressed { owner, reason }) => println!(
+                        "  no  {:<40} pattern matches, but a suppression owned by `{owner}` applies: {reason}",
+                        rule.id
+                    ),
+                    Err(e) => println!(
+                        "  ERR {:<40} pattern matches, but the rule failed: {e}",
+                        rule.id
+                    ),
                 }
-            },
+            }
             Err(mismatch) => println!(
                 "  no  {:<40} `{}`: {}",
                 rule.id, mismatch.path, mismatch.reason

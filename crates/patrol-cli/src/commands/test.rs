@@ -54,15 +54,7 @@ pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check_one(engine: &Engine, rule: &str, path: &Path, expect: Expect) -> Result<String, String> {
-    let mut events = super::replay::read_event_file(path);
-    if events.len() != 1 {
-        return Err(format!(
-            "expected exactly one event in the file, found {}",
-            events.len()
-        ));
-    }
-    let raw = events.pop().ok_or("no event")??;
-    let event = patrol_core::event::to_eventbridge(raw).map_err(|e| e.to_string())?;
+    let event = super::replay::read_single_event(path)?;
     let outcome = engine
         .evaluate(&event, &patrol_core::date::today())
         .into_iter()

@@ -427,6 +427,19 @@ fn indent(text: &str) -> String {
         + "\n"
 }
 
+/// The one event a file holds (a test or `explain` event), wrapped as EventBridge delivers it.
+pub fn read_single_event(path: &Path) -> Result<serde_json::Value, String> {
+    let mut events = read_event_file(path);
+    if events.len() != 1 {
+        return Err(format!(
+            "expected exactly one event in the file, found {}",
+            events.len()
+        ));
+    }
+    let raw = events.pop().ok_or("no event")??;
+    patrol_core::event::to_eventbridge(raw).map_err(|e| e.to_string())
+}
+
 /// Every event in a file (plain or gzipped; one document or one event per line); errors
 /// carry a reason, never abort the file's other events.
 pub fn read_event_file(path: &Path) -> Vec<ReadEvent> {
