@@ -29,6 +29,9 @@ pub struct Alert {
     pub event_name: Option<String>,
     pub console_url: Option<String>,
     pub runbook: Option<String>,
+    /// The rule's rendered dedup key, when it has `dedup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
 }
 
 /// Why a rule whose pattern matched raised no alert. Never silent: callers log it and,
@@ -77,6 +80,10 @@ pub(crate) fn build_in(rule: &Rule, event: &Value, ctx: &Value) -> Result<Alert,
         event_name: s(event.pointer("/detail/eventName")),
         console_url: event::console_url(event),
         runbook: rule.runbook.clone(),
+        dedup_key: match &rule.dedup {
+            Some(d) => Some(template::render(&d.key, ctx)?),
+            None => None,
+        },
     })
 }
 
@@ -153,6 +160,7 @@ mod tests {
             condition: None,
             references: vec![],
             suppress: vec![],
+            dedup: None,
             notify: vec!["security".into()],
             params: Map::new(),
             permissions: vec![],

@@ -37,6 +37,50 @@ pub fn next_day(day: &str) -> String {
     }
 }
 
+/// Unix seconds of an RFC 3339 UTC time as CloudTrail and EventBridge write it
+/// (`2026-11-22T10:15:00Z`, optionally with fractional seconds); `None` otherwise.
+pub fn unix_seconds(time: &str) -> Option<i64> {
+    let b = time.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        let s = time.get(r)?;
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse::<i64>().ok()
+        } else {
+            None
+        }
+    };
+    let rest = time.get(19..)?;
+    let zulu = rest == "Z"
+        || rest
+            .strip_prefix('.')
+            .and_then(|r| r.strip_suffix('Z'))
+            .is_some_and(|f| !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()));
+    if !zulu {
+        return None;
+    }
+    let (y, mo, d, h, mi, s) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
+}
+
 /// Today's UTC date.
 pub fn today() -> String {
     let secs = std::time::SystemTime::now()
@@ -84,5 +128,32 @@ mod tests {
         assert!(!is_date("2027-13-01"));
         assert!(!is_date("2027-1-1"));
         assert!(!is_date("tomorrow!!"));
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn parses_cloudtrail_times() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2026-11-22T10:15:30Z"), Some(1_795_342_530));
+        assert_eq!(
+            unix_seconds("2026-11-22T10:15:30.123Z"),
+            Some(1_795_342_530)
+        );
+        assert_eq!(civil_date(1_795_342_530), "2026-11-22");
+        for bad in [
+            "",
+            "2026-11-22",
+            "2026-11-22T10:15:30",
+            "2026-11-22T10:15:30+01:00",
+            "2026-13-22T10:15:30Z",
+            "2026-11-22T10:15:30.Z",
+            "2026-1a-22T10:15:30Z",
+        ] {
+            assert_eq!(unix_seconds(bad), None, "{bad}");
+        }
     }
 }

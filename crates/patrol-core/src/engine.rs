@@ -1,5 +1,6 @@
 //! Runs a whole manifest over events offline, with the live path's semantics: one
-//! compiled matcher for every event-triggered rule, EventBridge's read-only delivery rule,
+//! compiled matcher for every rule that evaluates events (EventBridge patterns, and the
+//! offline equivalent of SNS and webhook delivery: [`Trigger::delivery_pattern`]), EventBridge's read-only delivery rule,
 //! the rule's condition, then the alert. Used by `patrol test` and `patrol replay`.
 
 use serde_json::Value;
@@ -46,12 +47,12 @@ impl Engine {
         let mut rules = Vec::new();
         let mut patterns = Vec::new();
         for rule in &manifest.rules {
-            if let Trigger::Event { pattern, .. } = &rule.trigger {
+            if let Some(pattern) = rule.trigger.delivery_pattern() {
                 let err = |message: String| EngineError {
                     rule: rule.id.clone(),
                     message,
                 };
-                patterns.push(Pattern::parse(pattern).map_err(|e| err(e.to_string()))?);
+                patterns.push(Pattern::parse(&pattern).map_err(|e| err(e.to_string()))?);
                 rules.push(CompiledRule::new(rule.clone()).map_err(err)?);
             }
         }
@@ -108,5 +109,124 @@ impl Engine {
                 }),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{ValidateOptions, WebhookProvider, validate_str};
+    use serde_json::{Map, json};
+
+    const MANIFEST: &str = r#"
+[defaults]
+notify = ["security"]
+severity = "high"
+[notify.security]
+type = "sns"
+[rules.alarm-fired]
+description = "A critical CloudWatch alarm fired"
+trigger.sns = { topic = "arn:aws:sns:eu-west-1:111122223333:alarms", filter_policy = { severity = ["critical"] } }
+condition = 'detail.Message.NewStateValue == "ALARM"'
+message = "{{ detail.Message.AlarmName }} is {{ detail.Message.NewStateValue }}"
+dedup = { key = "{{ detail.Message.AlarmName }}", window = "1h" }
+tests = [{ event = "a.json", expect = "alert" }, { event = "b.json", expect = "quiet" }]
+[rules.repo-deleted]
+description = "A GitHub repository was deleted"
+trigger.webhook = { provider = "github", secret = "patrol/github-webhook" }
+condition = 'detail.action == "deleted"'
+message = "{{ actor }} deleted {{ detail.repository.full_name }}"
+tests = [{ event = "a.json", expect = "alert" }, { event = "b.json", expect = "quiet" }]
+"#;
+
+    fn engine() -> Engine {
+        let m = validate_str(MANIFEST, "rules.toml", &ValidateOptions::default())
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        Engine::new(&m).expect("engine")
+    }
+
+    fn alarm(topic: &str, severity: &str, state: &str) -> Value {
+        let mut attrs = Map::new();
+        attrs.insert("severity".into(), json!(severity));
+        let message = json!({"AlarmName": "api-5xx", "NewStateValue": state}).to_string();
+        event::wrap_sns(
+            topic,
+            "m-1",
+            "2026-11-22T10:00:00.000Z",
+            Some("ALARM: api-5xx"),
+            &message,
+            attrs,
+        )
+    }
+
+    fn alerts(outcomes: Vec<Outcome>) -> Vec<Alert> {
+        outcomes
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Alert(a) => *a,
+                other => panic!("not an alert: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sns_rules_see_their_topic_filtered_and_conditioned() {
+        let e = engine();
+        let topic = "arn:aws:sns:eu-west-1:111122223333:alarms";
+        let fired = alerts(e.evaluate(&alarm(topic, "critical", "ALARM"), "2026-11-22"));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].rule, "alarm-fired");
+        assert_eq!(fired[0].message, "api-5xx is ALARM");
+        assert_eq!(fired[0].dedup_key.as_deref(), Some("api-5xx"));
+        assert_eq!(fired[0].account.as_deref(), Some("111122223333"));
+        assert_eq!(fired[0].region.as_deref(), Some("eu-west-1"));
+        // The filter policy, the topic and the condition each keep it quiet.
+        assert!(
+            e.evaluate(&alarm(topic, "warning", "ALARM"), "2026-11-22")
+                .is_empty()
+        );
+        let other = "arn:aws:sns:eu-west-1:111122223333:other";
+        assert!(
+            e.evaluate(&alarm(other, "critical", "ALARM"), "2026-11-22")
+                .is_empty()
+        );
+        assert!(
+            e.evaluate(&alarm(topic, "critical", "OK"), "2026-11-22")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn webhook_rules_see_their_provider() {
+        let e = engine();
+        let body = json!({"action": "deleted", "repository": {"full_name": "acme/infra"}, "sender": {"login": "mallory"}}).to_string();
+        let header = |name: &str| match name {
+            "x-github-event" => Some("repository".to_owned()),
+            "x-github-delivery" => Some("d-1".to_owned()),
+            _ => None,
+        };
+        let ev = event::wrap_webhook(
+            WebhookProvider::Github,
+            &header,
+            body.as_bytes(),
+            "2026-11-22T10:00:00Z",
+            "req-1",
+        )
+        .expect("wraps");
+        let fired = alerts(e.evaluate(&ev, "2026-11-22"));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].message, "mallory deleted acme/infra");
+        assert_eq!(fired[0].actor.as_deref(), Some("mallory"));
+        assert_eq!(fired[0].event_id.as_deref(), Some("d-1"));
+        let gitlab = event::wrap_webhook(
+            WebhookProvider::Gitlab,
+            &header,
+            body.as_bytes(),
+            "2026-11-22T10:00:00Z",
+            "req-1",
+        )
+        .expect("wraps");
+        assert!(e.evaluate(&gitlab, "2026-11-22").is_empty());
+        assert!(event::wrap_webhook(WebhookProvider::Github, &header, b"a=b", "t", "r").is_err());
     }
 }

@@ -42,6 +42,8 @@ pub enum EventError {
     Unrecognized,
     #[error("CloudTrail record has an unknown `eventType` {0:?}")]
     UnknownEventType(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -103,6 +105,87 @@ pub fn wrap_cloudtrail_record(record: Value) -> Result<Value, EventError> {
     Ok(Value::Object(event))
 }
 
+/// An SNS message, as a rule with an `sns` trigger sees it: an EventBridge-shaped event
+/// with `source = "patrol.sns"`, `detail-type = "SNS Message"`, the topic's account and
+/// region, and in `detail` SNS's own field names: `Message` (parsed when it is JSON, so
+/// `detail.Message.AlarmName` works for CloudWatch alarms; the text otherwise),
+/// `Subject`, `MessageAttributes` (name → string value), `TopicArn`, `MessageId`,
+/// `Timestamp`.
+pub fn wrap_sns(
+    topic_arn: &str,
+    message_id: &str,
+    timestamp: &str,
+    subject: Option<&str>,
+    message: &str,
+    attributes: Map<String, Value>,
+) -> Value {
+    let arn: Vec<&str> = topic_arn.split(':').collect();
+    let (region, account) = match arn.as_slice() {
+        [_, _, _, region, account, _] => (*region, *account),
+        _ => ("", ""),
+    };
+    let parsed = serde_json::from_str::<Value>(message)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
+        .unwrap_or_else(|| Value::String(message.to_owned()));
+    json!({
+        "version": "0",
+        "id": message_id,
+        "detail-type": "SNS Message",
+        "source": "patrol.sns",
+        "account": account,
+        "time": timestamp,
+        "region": region,
+        "resources": [topic_arn],
+        "detail": {
+            "Message": parsed,
+            "Subject": subject,
+            "MessageAttributes": attributes,
+            "TopicArn": topic_arn,
+            "MessageId": message_id,
+            "Timestamp": timestamp,
+        },
+    })
+}
+
+/// A verified webhook request, as a rule with a `webhook` trigger sees it: `source =
+/// "patrol.webhook.<provider>"`, `detail-type` the provider's event type header
+/// (`X-GitHub-Event`, `X-Gitlab-Event`, `X-Patrol-Event`; `Webhook` when absent), `id`
+/// its delivery id header (or `request_id`), and the JSON body as `detail`.
+/// `header` looks a header up by lowercase name.
+pub fn wrap_webhook(
+    provider: crate::manifest::WebhookProvider,
+    header: &dyn Fn(&str) -> Option<String>,
+    body: &[u8],
+    received: &str,
+    request_id: &str,
+) -> Result<Value, EventError> {
+    use crate::manifest::WebhookProvider;
+    let detail: Value = serde_json::from_slice(body)
+        .map_err(|e| EventError::Invalid(format!("the webhook body is not JSON: {e}")))?;
+    if !detail.is_object() {
+        return Err(EventError::Invalid(
+            "the webhook body is not a JSON object".to_owned(),
+        ));
+    }
+    let (type_header, id_header) = match provider {
+        WebhookProvider::Github => ("x-github-event", "x-github-delivery"),
+        WebhookProvider::Gitlab => ("x-gitlab-event", "x-gitlab-event-uuid"),
+        WebhookProvider::Generic => ("x-patrol-event", "x-patrol-delivery"),
+    };
+    Ok(json!({
+        "version": "0",
+        "id": header(id_header).unwrap_or_else(|| request_id.to_owned()),
+        "detail-type": header(type_header).unwrap_or_else(|| "Webhook".to_owned()),
+        "source": format!("patrol.webhook.{}", provider.as_str()),
+        "account": "",
+        "time": received,
+        "region": "",
+        "resources": [],
+        "detail": detail,
+    }))
+}
+
 /// EventBridge delivers read-only management events (`readOnly: true`) only to rules in
 /// the `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS` state.
 pub fn is_read_only_management_event(event: &Value) -> bool {
@@ -112,7 +195,9 @@ pub fn is_read_only_management_event(event: &Value) -> bool {
 
 /// Who did it, in the most useful form the record offers.
 pub fn actor(event: &Value) -> Option<String> {
-    let identity = event.pointer("/detail/userIdentity")?;
+    let Some(identity) = event.pointer("/detail/userIdentity") else {
+        return webhook_actor(event);
+    };
     let get = |k: &str| identity.get(k).and_then(Value::as_str);
     if get("type") == Some("Root") {
         return Some(match get("accountId") {
@@ -136,6 +221,19 @@ pub fn actor(event: &Value) -> Option<String> {
         .or_else(|| get("principalId"))
         .or_else(|| get("invokedBy"))
         .map(str::to_owned)
+}
+
+/// The actor of a webhook event: GitHub's `sender.login`, GitLab's `user_username` or
+/// `user.username`.
+fn webhook_actor(event: &Value) -> Option<String> {
+    [
+        "/detail/sender/login",
+        "/detail/user_username",
+        "/detail/user/username",
+    ]
+    .iter()
+    .find_map(|p| event.pointer(p).and_then(Value::as_str))
+    .map(str::to_owned)
 }
 
 pub fn source_ip(event: &Value) -> Option<String> {

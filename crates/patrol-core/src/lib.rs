@@ -10,7 +10,8 @@
 //! - [`condition`]: optional CEL conditions evaluated after the pattern.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
-//! - [`date`]: `YYYY-MM-DD` dates for suppression expiry.
+//! - [`date`]: `YYYY-MM-DD` dates for suppression expiry, event times.
+//! - [`dedup`]: one alert per key per window, simulated over event time offline.
 //! - [`engine`]: a whole manifest run over events offline (test, replay).
 //!
 //! Not here: AWS clients, secrets, delivery (see `lambdas/` and `patrol-cli`).
@@ -18,6 +19,7 @@
 pub mod alert;
 pub mod condition;
 pub mod date;
+pub mod dedup;
 pub mod diagnostic;
 pub mod engine;
 pub mod event;

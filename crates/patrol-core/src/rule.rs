@@ -99,6 +99,7 @@ mod tests {
             regions: vec![],
             references: vec![],
             suppress,
+            dedup: None,
             tests: vec![],
         })
         .expect("compiles")

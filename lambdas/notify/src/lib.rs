@@ -156,6 +156,7 @@ mod tests {
                     condition: condition.map(str::to_owned),
                     references: vec![],
                     suppress: vec![],
+                    dedup: None,
                     notify: vec!["security".into()],
                     params: Default::default(),
                     permissions: vec![],

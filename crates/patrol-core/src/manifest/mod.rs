@@ -51,6 +51,38 @@ pub enum RouteKind {
         #[serde(default)]
         https: Vec<String>,
     },
+    /// A Slack incoming webhook. `secret` names the Secrets Manager secret whose value is
+    /// the webhook URL (the URL is a credential, so it never appears in rules.toml).
+    Slack { secret: String },
+    /// PagerDuty Events API v2. `secret` names the Secrets Manager secret whose value is
+    /// the integration's routing key.
+    Pagerduty { secret: String },
+    /// Any HTTPS endpoint, sent the alert as JSON. With `secret` (a Secrets Manager name)
+    /// each request carries `X-Patrol-Signature: sha256=<HMAC-SHA256 of the body>`.
+    Webhook {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+    },
+}
+
+impl RouteKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RouteKind::Sns { .. } => "sns",
+            RouteKind::Slack { .. } => "slack",
+            RouteKind::Pagerduty { .. } => "pagerduty",
+            RouteKind::Webhook { .. } => "webhook",
+        }
+    }
+    /// The Secrets Manager secret the route reads at delivery time, if any.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            RouteKind::Sns { .. } => None,
+            RouteKind::Slack { secret } | RouteKind::Pagerduty { secret } => Some(secret),
+            RouteKind::Webhook { secret, .. } => secret.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -125,8 +157,20 @@ pub struct Rule {
     /// Known-good events the rule must not alert on.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
+    /// At most one alert per rendered key per window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<Dedup>,
     #[serde(default)]
     pub tests: Vec<RuleTest>,
+}
+
+/// Alert deduplication: alerts whose `key` (a template, rendered like the message)
+/// repeats within `window_seconds` of the first one are counted, not sent. Live, the
+/// window is kept in DynamoDB; `patrol replay` simulates it over event time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dedup {
+    pub key: String,
+    pub window_seconds: u64,
 }
 
 /// A known-good case: events for which `condition` (CEL) is true raise no alert until
@@ -152,6 +196,98 @@ pub enum Trigger {
     },
     /// An EventBridge schedule expression: `rate(...)` or `cron(...)`.
     Schedule { expression: String },
+    /// Messages published to an existing SNS topic. The filter policy (if any) is applied
+    /// by SNS before the rule runs; the rule sees each message wrapped as an event
+    /// ([`crate::event::wrap_sns`]).
+    Sns {
+        topic_arn: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter_policy: Option<Value>,
+        /// `MessageAttributes` (SNS's default) or `MessageBody`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter_policy_scope: Option<String>,
+    },
+    /// HTTPS requests from a third party (a Lambda function URL); each request's signature
+    /// is checked with the secret before the rule sees it, wrapped as an event
+    /// ([`crate::event::wrap_webhook`]).
+    Webhook {
+        provider: WebhookProvider,
+        /// Secrets Manager name of the signing secret shared with the provider.
+        secret: String,
+    },
+}
+
+impl Trigger {
+    /// The pattern that decides, offline, which events reach the rule: the event pattern
+    /// itself; for `sns`, the topic (and the filter policy, applied to
+    /// `detail.MessageAttributes` or `detail.Message` as its scope says, with event-pattern
+    /// semantics, which SNS filter policies share); for `webhook`, the provider's source.
+    /// `None` for schedules.
+    pub fn delivery_pattern(&self) -> Option<Value> {
+        match self {
+            Trigger::Event { pattern, .. } => Some(pattern.clone()),
+            Trigger::Schedule { .. } => None,
+            Trigger::Sns {
+                topic_arn,
+                filter_policy,
+                filter_policy_scope,
+            } => {
+                let mut p = serde_json::json!({
+                    "source": ["patrol.sns"],
+                    "resources": [topic_arn],
+                });
+                if let Some(policy) = filter_policy {
+                    let field = if filter_policy_scope.as_deref() == Some("MessageBody") {
+                        "Message"
+                    } else {
+                        "MessageAttributes"
+                    };
+                    p["detail"] = serde_json::json!({ field: policy });
+                }
+                Some(p)
+            }
+            Trigger::Webhook { provider, .. } => Some(serde_json::json!({
+                "source": [format!("patrol.webhook.{}", provider.as_str())],
+            })),
+        }
+    }
+
+    /// Whether the rule evaluates events (and so needs tests, may have a condition,
+    /// suppressions and dedup) rather than running on a schedule.
+    pub fn evaluates_events(&self) -> bool {
+        !matches!(self, Trigger::Schedule { .. })
+    }
+}
+
+/// Who sends a webhook, which decides how its signature is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookProvider {
+    /// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+    Github,
+    /// `X-Gitlab-Token: <secret>`.
+    Gitlab,
+    /// `X-Signature-256: sha256=<hex HMAC-SHA256 of the body>` (the same scheme Patrol's
+    /// own webhook route signs with).
+    Generic,
+}
+
+impl WebhookProvider {
+    pub const ALL: [WebhookProvider; 3] = [
+        WebhookProvider::Github,
+        WebhookProvider::Gitlab,
+        WebhookProvider::Generic,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookProvider::Github => "github",
+            WebhookProvider::Gitlab => "gitlab",
+            WebhookProvider::Generic => "generic",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s)
+    }
 }
 
 /// An inline test: an event file (relative to the manifest's folder) and what the rule

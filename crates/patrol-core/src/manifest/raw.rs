@@ -37,6 +37,11 @@ pub struct RawRoute {
     pub kind: Option<Str>,
     pub email: Option<Vec<Str>>,
     pub https: Option<Vec<Str>>,
+    /// Secrets Manager name (slack: the webhook URL; pagerduty: the routing key;
+    /// webhook: the HMAC signing key).
+    pub secret: Option<Str>,
+    /// webhook routes: the HTTPS endpoint.
+    pub url: Option<Str>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +64,8 @@ pub struct RawRule {
     pub references: Option<Vec<Str>>,
     /// Known-good events the rule must not alert on, each owned and expiring.
     pub suppress: Option<Vec<Spanned<RawSuppression>>>,
+    /// At most one alert per key per window.
+    pub dedup: Option<Spanned<RawDedup>>,
     pub tests: Option<Spanned<Vec<Spanned<RawTest>>>>,
 }
 
@@ -82,6 +89,39 @@ pub struct RawTrigger {
     pub cloudtrail: Option<Spanned<toml::Table>>,
     /// `rate(...)` or `cron(...)`.
     pub schedule: Option<Str>,
+    /// Messages of an existing SNS topic.
+    pub sns: Option<Spanned<RawSnsTrigger>>,
+    /// Signed HTTPS requests from a third party.
+    pub webhook: Option<Spanned<RawWebhookTrigger>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnsTrigger {
+    /// `arn:aws:sns:<region>:<account>:<name>`.
+    pub topic: Option<Str>,
+    /// An SNS filter policy, as a TOML table or a JSON string.
+    pub filter_policy: Option<Spanned<toml::Value>>,
+    /// `MessageAttributes` (default) or `MessageBody`.
+    pub filter_policy_scope: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhookTrigger {
+    /// `github`, `gitlab` or `generic`.
+    pub provider: Option<Str>,
+    /// Secrets Manager name of the signing secret.
+    pub secret: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDedup {
+    /// Template rendered like the message, e.g. `"{{ actor }}"`.
+    pub key: Option<Str>,
+    /// `30s`, `15m`, `1h`, `1d` (at most 7 days).
+    pub window: Option<Str>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,10 +6,10 @@ use std::ops::Range;
 
 use serde_json::{Map, Value, json};
 
-use super::raw::{RawManifest, RawRoute, RawRule, RawTrigger, Str};
+use super::raw::{RawDedup, RawManifest, RawRoute, RawRule, RawTrigger, Str};
 use super::{
-    Expect, FORMAT_VERSION, Manifest, Route, RouteKind, Rule, RuleTest, Severity, Suppression,
-    Trigger,
+    Dedup, Expect, FORMAT_VERSION, Manifest, Route, RouteKind, Rule, RuleTest, Severity,
+    Suppression, Trigger, WebhookProvider,
 };
 use crate::diagnostic::Diagnostic;
 use crate::pattern::Pattern;
@@ -218,6 +218,12 @@ impl Cx<'_> {
         };
         match kind.get_ref().as_str() {
             "sns" => {
+                self.route_keys_unused(
+                    id,
+                    "sns",
+                    &[("secret", r.secret.is_some()), ("url", r.url.is_some())],
+                    route,
+                );
                 let strings = |v: &Option<Vec<Str>>| -> Vec<String> {
                     v.iter().flatten().map(|s| s.get_ref().clone()).collect()
                 };
@@ -256,6 +262,89 @@ impl Cx<'_> {
                     },
                 })
             }
+            t @ ("slack" | "pagerduty") => {
+                self.route_keys_unused(
+                    id,
+                    t,
+                    &[
+                        ("email", r.email.is_some()),
+                        ("https", r.https.is_some()),
+                        ("url", r.url.is_some()),
+                    ],
+                    route,
+                );
+                let what = if t == "slack" {
+                    "the Slack incoming-webhook URL"
+                } else {
+                    "the PagerDuty Events API v2 routing key"
+                };
+                let secret = self.secret_name(
+                    &format!("route `{}`", id.get_ref()),
+                    r.secret.as_ref(),
+                    span(route),
+                    what,
+                )?;
+                Some(Route {
+                    id: id.get_ref().clone(),
+                    kind: if t == "slack" {
+                        RouteKind::Slack { secret }
+                    } else {
+                        RouteKind::Pagerduty { secret }
+                    },
+                })
+            }
+            "webhook" => {
+                self.route_keys_unused(
+                    id,
+                    "webhook",
+                    &[("email", r.email.is_some()), ("https", r.https.is_some())],
+                    route,
+                );
+                let url = match &r.url {
+                    Some(u) if u.get_ref().starts_with("https://") && u.get_ref().len() > 8 => {
+                        Some(u.get_ref().clone())
+                    }
+                    Some(u) => {
+                        self.err(
+                            Diagnostic::new(
+                                "invalid-url",
+                                format!(
+                                    "route `{}`: webhook url `{}` must start with https://",
+                                    id.get_ref(),
+                                    u.get_ref()
+                                ),
+                            )
+                            .at(span(u))
+                            .help("alerts carry account ids and principals; Patrol only sends them over TLS"),
+                        );
+                        None
+                    }
+                    None => {
+                        self.err(
+                            Diagnostic::new(
+                                "missing-key",
+                                format!("webhook route `{}` has no `url`", id.get_ref()),
+                            )
+                            .at(span(route))
+                            .help("add `url = \"https://...\"`"),
+                        );
+                        None
+                    }
+                };
+                let secret = match &r.secret {
+                    Some(_) => Some(self.secret_name(
+                        &format!("route `{}`", id.get_ref()),
+                        r.secret.as_ref(),
+                        span(route),
+                        "the HMAC signing key",
+                    )?),
+                    None => None,
+                };
+                Some(Route {
+                    id: id.get_ref().clone(),
+                    kind: RouteKind::Webhook { url: url?, secret },
+                })
+            }
             other => {
                 self.err(
                     Diagnostic::new(
@@ -263,7 +352,64 @@ impl Cx<'_> {
                         format!("route `{}` has unknown type `{other}`", id.get_ref()),
                     )
                     .at(span(kind))
-                    .help("supported route types: sns"),
+                    .help("supported route types: sns, slack, pagerduty, webhook"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Keys that belong to other route types are errors, not silently ignored.
+    fn route_keys_unused(
+        &mut self,
+        id: &Str,
+        kind: &str,
+        keys: &[(&str, bool)],
+        route: &serde_spanned::Spanned<RawRoute>,
+    ) {
+        for (key, present) in keys {
+            if *present {
+                self.err(
+                    Diagnostic::new(
+                        "unused-key",
+                        format!("route `{}` ({kind}) does not use `{key}`", id.get_ref()),
+                    )
+                    .at(span(route))
+                    .help(format!(
+                        "remove `{key}`; the README's \"Alert routes\" section lists each type's keys"
+                    )),
+                );
+            }
+        }
+    }
+
+    /// A Secrets Manager secret name (or ARN), never a secret's value.
+    fn secret_name(
+        &mut self,
+        who: &str,
+        secret: Option<&Str>,
+        whole: Range<usize>,
+        holds: &str,
+    ) -> Option<String> {
+        let Some(secret) = secret else {
+            self.err(
+                Diagnostic::new("missing-secret", format!("{who} has no `secret`"))
+                    .at(whole)
+                    .help(format!(
+                        "store {holds} in AWS Secrets Manager and name it: `secret = \"patrol/...\"`"
+                    )),
+            );
+            return None;
+        };
+        match check_secret_name(secret.get_ref()) {
+            Ok(()) => Some(secret.get_ref().clone()),
+            Err(msg) => {
+                self.err(
+                    Diagnostic::new("invalid-secret", format!("{who}: {msg}"))
+                        .at(span(secret))
+                        .help(format!(
+                            "store {holds} in AWS Secrets Manager and give its name here (letters, digits and /_+=.@-), never the value"
+                        )),
                 );
                 None
             }
@@ -383,16 +529,20 @@ impl Cx<'_> {
                 self.err(
                     Diagnostic::new("missing-trigger", format!("rule `{rid}` has no trigger"))
                         .at(span(id))
-                        .help("add one of `trigger.pattern`, `trigger.cloudtrail` or `trigger.schedule`"),
+                        .help("add one of `trigger.pattern`, `trigger.cloudtrail`, `trigger.schedule`, `trigger.sns` or `trigger.webhook`"),
                 );
                 None
             }
         };
-        if let (Some(b), Some(Trigger::Schedule { .. })) = (&r.include_read_only, &trigger) {
+        if let (
+            Some(b),
+            Some(Trigger::Schedule { .. } | Trigger::Sns { .. } | Trigger::Webhook { .. }),
+        ) = (&r.include_read_only, &trigger)
+        {
             self.err(
                 Diagnostic::new(
                     "read-only-on-schedule",
-                    format!("rule `{rid}`: `include_read_only` applies only to event triggers"),
+                    format!("rule `{rid}`: `include_read_only` applies only to EventBridge triggers (`pattern`, `cloudtrail`)"),
                 )
                 .at(span(b))
                 .help("remove `include_read_only`"),
@@ -577,7 +727,7 @@ impl Cx<'_> {
                 })
             })
             .collect();
-        if matches!(trigger, Some(Trigger::Event { .. })) {
+        if trigger.as_ref().is_some_and(Trigger::evaluates_events) {
             let has = |e: Expect| tests.iter().any(|t| t.expect == e);
             let missing: Vec<&str> = [(Expect::Alert, "\"alert\""), (Expect::Quiet, "\"quiet\"")]
                 .into_iter()
@@ -595,7 +745,7 @@ impl Cx<'_> {
                         ),
                     )
                     .at(at)
-                    .help("every event rule needs at least one event that raises an alert and one that must not: `tests = [{ event = \"tests/events/...\", expect = \"alert\" }, { event = \"...\", expect = \"quiet\" }]`"),
+                    .help("every rule that evaluates events needs at least one event that raises an alert and one that must not: `tests = [{ event = \"tests/events/...\", expect = \"alert\" }, { event = \"...\", expect = \"quiet\" }]`"),
                 );
             }
         }
@@ -620,6 +770,18 @@ impl Cx<'_> {
                 )
                 .at(span(id))
                 .help("remove `suppress`; a scheduled handler decides in its own code"),
+            );
+        }
+
+        let dedup = r.dedup.as_ref().and_then(|d| self.dedup(rid, d));
+        if let (Some(d), Some(Trigger::Schedule { .. })) = (&r.dedup, &trigger) {
+            self.err(
+                Diagnostic::new(
+                    "dedup-on-schedule",
+                    format!("rule `{rid}`: `dedup` applies only to rules that evaluate events"),
+                )
+                .at(span(d))
+                .help("remove `dedup`; a scheduled handler decides in its own code"),
             );
         }
 
@@ -650,7 +812,67 @@ impl Cx<'_> {
             regions,
             references,
             suppress,
+            dedup,
             tests,
+        })
+    }
+
+    fn dedup(&mut self, rid: &str, d: &serde_spanned::Spanned<RawDedup>) -> Option<Dedup> {
+        let raw = d.get_ref();
+        let before = self.diags.len();
+        let key = match &raw.key {
+            Some(k) => {
+                for e in template::check(k.get_ref()) {
+                    self.err(
+                        Diagnostic::new("invalid-dedup-key", format!("rule `{rid}`: dedup key: {e}"))
+                            .at(span(k))
+                            .help(format!(
+                                "the dedup key is a template like the message, e.g. `key = \"{{{{ actor }}}}\"`; it can use: {}",
+                                template::KNOWN_VARIABLES.join(", ")
+                            )),
+                    );
+                }
+                Some(k.get_ref().clone())
+            }
+            None => {
+                self.err(
+                    Diagnostic::new("missing-key", format!("rule `{rid}`: `dedup` has no `key`"))
+                        .at(span(d))
+                        .help("add `key = \"{{ actor }}\"`: alerts with the same rendered key within the window are sent once"),
+                );
+                None
+            }
+        };
+        let window_seconds = match &raw.window {
+            Some(w) => match parse_window(w.get_ref()) {
+                Ok(secs) => Some(secs),
+                Err(msg) => {
+                    self.err(
+                        Diagnostic::new("invalid-dedup-window", format!("rule `{rid}`: {msg}"))
+                            .at(span(w))
+                            .help("write a window as a number and a unit: `30s`, `15m`, `1h`, `1d` (at most 7d)"),
+                    );
+                    None
+                }
+            },
+            None => {
+                self.err(
+                    Diagnostic::new(
+                        "missing-key",
+                        format!("rule `{rid}`: `dedup` has no `window`"),
+                    )
+                    .at(span(d))
+                    .help("add `window = \"1h\"`"),
+                );
+                None
+            }
+        };
+        if self.diags.len() > before {
+            return None;
+        }
+        Some(Dedup {
+            key: key?,
+            window_seconds: window_seconds?,
         })
     }
 
@@ -752,6 +974,8 @@ impl Cx<'_> {
             raw.pattern.is_some(),
             raw.cloudtrail.is_some(),
             raw.schedule.is_some(),
+            raw.sns.is_some(),
+            raw.webhook.is_some(),
         ]
         .iter()
         .filter(|b| **b)
@@ -763,9 +987,46 @@ impl Cx<'_> {
                     format!("rule `{rid}` must have exactly one trigger, found {given}"),
                 )
                 .at(span(t))
-                .help("use one of `trigger.pattern`, `trigger.cloudtrail` or `trigger.schedule`"),
+                .help("use one of `trigger.pattern`, `trigger.cloudtrail`, `trigger.schedule`, `trigger.sns` or `trigger.webhook`"),
             );
             return None;
+        }
+        if let Some(sns) = &raw.sns {
+            return self.sns_trigger(rid, sns);
+        }
+        if let Some(w) = &raw.webhook {
+            let who = format!("rule `{rid}`: webhook trigger");
+            let provider = match &w.get_ref().provider {
+                Some(p) => WebhookProvider::parse(p.get_ref()).or_else(|| {
+                    self.err(
+                        Diagnostic::new(
+                            "invalid-webhook-provider",
+                            format!("{who}: unknown provider `{}`", p.get_ref()),
+                        )
+                        .at(span(p))
+                        .help("supported providers: github, gitlab, generic"),
+                    );
+                    None
+                }),
+                None => {
+                    self.err(
+                        Diagnostic::new("missing-key", format!("{who} has no `provider`"))
+                            .at(span(w))
+                            .help("add `provider = \"github\"` (github, gitlab or generic)"),
+                    );
+                    None
+                }
+            };
+            let secret = self.secret_name(
+                &who,
+                w.get_ref().secret.as_ref(),
+                span(w),
+                "the webhook's signing secret",
+            );
+            return Some(Trigger::Webhook {
+                provider: provider?,
+                secret: secret?,
+            });
         }
         if let Some(p) = &raw.pattern {
             let json = match p.get_ref() {
@@ -817,6 +1078,94 @@ impl Cx<'_> {
             });
         }
         None
+    }
+
+    fn sns_trigger(
+        &mut self,
+        rid: &str,
+        t: &serde_spanned::Spanned<super::raw::RawSnsTrigger>,
+    ) -> Option<Trigger> {
+        let raw = t.get_ref();
+        let before = self.diags.len();
+        let topic_arn = match &raw.topic {
+            Some(a) => {
+                if let Err(msg) = check_topic_arn(a.get_ref()) {
+                    self.err(
+                        Diagnostic::new("invalid-topic-arn", format!("rule `{rid}`: {msg}"))
+                            .at(span(a))
+                            .help("write the topic's ARN: `arn:aws:sns:<region>:<account-id>:<topic-name>`"),
+                    );
+                }
+                Some(a.get_ref().clone())
+            }
+            None => {
+                self.err(
+                    Diagnostic::new(
+                        "missing-key",
+                        format!("rule `{rid}`: the sns trigger has no `topic`"),
+                    )
+                    .at(span(t))
+                    .help("add `topic = \"arn:aws:sns:us-east-1:111122223333:alarms\"`"),
+                );
+                None
+            }
+        };
+        let scope = raw.filter_policy_scope.as_ref().map(|s| {
+            if !matches!(s.get_ref().as_str(), "MessageAttributes" | "MessageBody") {
+                self.err(
+                    Diagnostic::new(
+                        "invalid-filter-policy",
+                        format!(
+                            "rule `{rid}`: unknown filter_policy_scope `{}`",
+                            s.get_ref()
+                        ),
+                    )
+                    .at(span(s))
+                    .help("use `MessageAttributes` (SNS's default) or `MessageBody`"),
+                );
+            }
+            s.get_ref().clone()
+        });
+        let filter_policy = raw.filter_policy.as_ref().and_then(|p| {
+            let json = match p.get_ref() {
+                toml::Value::String(s) => serde_json::from_str::<Value>(s).map_err(|e| e.to_string()),
+                other => Ok(toml_to_json(other)),
+            };
+            let checked = json.and_then(|v| {
+                if !v.is_object() {
+                    return Err("a filter policy is a JSON object".to_owned());
+                }
+                Pattern::parse(&v).map(|_| v).map_err(|e| {
+                    if e.path.is_empty() {
+                        e.message
+                    } else {
+                        format!("at `{}`: {}", e.path, e.message)
+                    }
+                })
+            });
+            match checked {
+                Ok(v) => Some(v),
+                Err(msg) => {
+                    self.err(
+                        Diagnostic::new(
+                            "invalid-filter-policy",
+                            format!("rule `{rid}`: invalid SNS filter policy: {msg}"),
+                        )
+                        .at(span(p))
+                        .help("filter policies use the same operators as event patterns (exact values, prefix, anything-but, numeric, exists, cidr, $or)"),
+                    );
+                    None
+                }
+            }
+        });
+        if self.diags.len() > before {
+            return None;
+        }
+        Some(Trigger::Sns {
+            topic_arn: topic_arn?,
+            filter_policy,
+            filter_policy_scope: scope,
+        })
     }
 
     fn event_pattern(
@@ -940,6 +1289,86 @@ fn cloudtrail_pattern(table: &toml::Table) -> Result<Value, String> {
     }))
 }
 
+/// Secrets Manager names: 1–512 of `A-Za-z0-9/_+=.@-`, or a secret's ARN. Values that
+/// look like the secret itself (URLs, Slack tokens) are rejected so they never land in git.
+fn check_secret_name(s: &str) -> Result<(), String> {
+    if s.starts_with("https://") || s.starts_with("http://") {
+        return Err("`secret` holds a URL: that is the secret's value, not its name".to_owned());
+    }
+    if s.starts_with("xox") {
+        return Err(
+            "`secret` looks like a Slack token: that is the secret's value, not its name"
+                .to_owned(),
+        );
+    }
+    if s.starts_with("arn:") {
+        let parts: Vec<&str> = s.splitn(7, ':').collect();
+        if parts.len() == 7
+            && parts[2] == "secretsmanager"
+            && parts[5] == "secret"
+            && !parts[6].is_empty()
+        {
+            return Ok(());
+        }
+        return Err(format!("`{s}` is not a Secrets Manager secret ARN"));
+    }
+    if s.is_empty() || s.len() > 512 {
+        return Err("a secret name has 1 to 512 characters".to_owned());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c)))
+    {
+        return Err(format!(
+            "`{s}` is not a Secrets Manager name: `{c}` is not allowed"
+        ));
+    }
+    Ok(())
+}
+
+/// `arn:<partition>:sns:<region>:<12-digit account>:<topic name>`.
+fn check_topic_arn(s: &str) -> Result<(), String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty()
+        && parts[5].len() <= 256
+        && parts[5]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not an SNS topic ARN"))
+    }
+}
+
+/// `30s`, `15m`, `1h`, `1d` → seconds; at least 1 second, at most 7 days.
+pub fn parse_window(s: &str) -> Result<u64, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("dedup window `{s}` does not start with a whole number"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("dedup window `{s}` has no unit (s, m, h or d)")),
+    };
+    let secs = n.saturating_mul(mult);
+    if secs == 0 || secs > 7 * 86_400 {
+        return Err(format!("dedup window `{s}` must be between 1s and 7d"));
+    }
+    Ok(secs)
+}
+
 /// Rules whose pattern only admits global-service sources can only fire in us-east-1.
 fn regions_for(pattern: &Value) -> Vec<String> {
     let Some(Value::Array(sources)) = pattern.get("source") else {
@@ -1031,6 +1460,131 @@ trigger.pattern = { source = ["aws.signin"], detail-type = ["AWS Console Sign In
 message = "Root console sign-in by {{ actor }} from {{ source_ip }}"
 tests = [{ event = "root.json", expect = "alert" }, { event = "user.json", expect = "quiet" }]
 "#;
+
+    #[test]
+    fn routes_triggers_and_dedup_normalize() {
+        let text = r#"
+[defaults]
+notify = ["slack"]
+severity = "high"
+[notify.slack]
+type = "slack"
+secret = "patrol/slack-webhook"
+[notify.pager]
+type = "pagerduty"
+secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:patrol/pd-AbCdEf"
+[notify.hook]
+type = "webhook"
+url = "https://siem.example.com/patrol"
+secret = "patrol/hook-signing"
+[rules.alarm-fired]
+description = "A CloudWatch alarm fired"
+trigger.sns = { topic = "arn:aws:sns:eu-west-1:111122223333:alarms", filter_policy = { severity = ["critical"] } }
+condition = 'detail.Message.NewStateValue == "ALARM"'
+dedup = { key = "{{ detail.Message.AlarmName }}", window = "1h" }
+notify = ["pager", "hook"]
+tests = [{ event = "a.json", expect = "alert" }, { event = "b.json", expect = "quiet" }]
+[rules.repo-deleted]
+description = "A GitHub repository was deleted"
+trigger.webhook = { provider = "github", secret = "patrol/github-webhook" }
+condition = 'detail.action == "deleted"'
+tests = [{ event = "a.json", expect = "alert" }, { event = "b.json", expect = "quiet" }]
+"#;
+        let m = check(text).unwrap_or_else(|e| panic!("{e}"));
+        let json = serde_json::to_value(&m).expect("serializes");
+        assert_eq!(
+            json.pointer("/routes/0"),
+            Some(
+                &json!({"id": "hook", "type": "webhook", "url": "https://siem.example.com/patrol", "secret": "patrol/hook-signing"})
+            )
+        );
+        assert_eq!(json.pointer("/routes/2/type"), Some(&json!("slack")));
+        let alarm = m.rule("alarm-fired").expect("rule");
+        assert_eq!(
+            alarm.dedup,
+            Some(Dedup {
+                key: "{{ detail.Message.AlarmName }}".into(),
+                window_seconds: 3600
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(&alarm.trigger).expect("json"),
+            json!({"type": "sns", "topic_arn": "arn:aws:sns:eu-west-1:111122223333:alarms", "filter_policy": {"severity": ["critical"]}})
+        );
+        let repo = m.rule("repo-deleted").expect("rule");
+        assert_eq!(
+            repo.trigger,
+            Trigger::Webhook {
+                provider: WebhookProvider::Github,
+                secret: "patrol/github-webhook".into()
+            }
+        );
+    }
+
+    #[test]
+    fn routes_triggers_and_dedup_are_checked() {
+        let text = r#"
+[notify.slack]
+type = "slack"
+secret = "https://hooks.slack.com/services/T000/B000/XXXX"
+[notify.pager]
+type = "pagerduty"
+[notify.hook]
+type = "webhook"
+url = "http://insecure.example.com"
+email = ["a@example.com"]
+[rules.alarm-fired]
+description = "A CloudWatch alarm fired"
+severity = "high"
+notify = ["slack"]
+trigger.sns = { topic = "arn:aws:sqs:eu-west-1:111122223333:alarms", filter_policy = { severity = [] } }
+dedup = { key = "{{ nope }}", window = "3w" }
+tests = [{ event = "a.json", expect = "alert" }, { event = "b.json", expect = "quiet" }]
+[rules.repo-deleted]
+description = "A GitHub repository was deleted"
+severity = "high"
+notify = ["slack"]
+trigger.webhook = { provider = "bitbucket" }
+tests = [{ event = "a.json", expect = "alert" }]
+"#;
+        let out = check(text).expect_err("invalid");
+        for code in [
+            "error[invalid-secret]",
+            "error[missing-secret]",
+            "error[invalid-url]",
+            "error[unused-key]",
+            "error[invalid-topic-arn]",
+            "error[invalid-filter-policy]",
+            "error[invalid-dedup-key]",
+            "error[invalid-dedup-window]",
+            "error[invalid-webhook-provider]",
+        ] {
+            assert!(out.contains(code), "{code} missing from:\n{out}");
+        }
+        assert!(
+            out.contains("that is the secret's value, not its name"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn dedup_windows_parse() {
+        assert_eq!(parse_window("30s"), Ok(30));
+        assert_eq!(parse_window("15m"), Ok(900));
+        assert_eq!(parse_window("7d"), Ok(604_800));
+        for bad in [
+            "",
+            "0s",
+            "8d",
+            "1w",
+            "h",
+            "1.5h",
+            "-1h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn normalizes_a_good_manifest() {

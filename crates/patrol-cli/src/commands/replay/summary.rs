@@ -334,6 +334,7 @@ mod tests {
             event_name: None,
             console_url: None,
             runbook: None,
+            dedup_key: None,
         }
     }
 
