@@ -10,6 +10,7 @@
 //! - [`condition`]: optional CEL conditions evaluated after the pattern.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
+//! - [`suppress`]: suppressions compiled into the deployed pattern where it can say them.
 //! - [`date`]: `YYYY-MM-DD` dates for suppression expiry, event times.
 //! - [`dedup`]: one alert per key per window, simulated over event time offline.
 //! - [`engine`]: a whole manifest run over events offline (test, replay).
@@ -26,4 +27,5 @@ pub mod event;
 pub mod manifest;
 pub mod pattern;
 pub mod rule;
+pub mod suppress;
 pub mod template;
