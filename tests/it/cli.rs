@@ -82,7 +82,7 @@ fn bad_toml_exits_1_with_place() -> anyhow::Result<()> {
     let run = patrol(&["validate"], &text)?;
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("error[invalid-toml]"), "{}", run.stderr);
-    assert!(run.stderr.contains("--> rules.toml:10:"), "{}", run.stderr);
+    assert!(run.stderr.contains("--> rules.toml:11:"), "{}", run.stderr);
     Ok(())
 }
 

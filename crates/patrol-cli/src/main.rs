@@ -47,6 +47,10 @@ enum Command {
     /// Run events (CloudTrail records or EventBridge events) through every rule and print
     /// the alerts they would raise. Nothing is sent.
     Replay(commands::replay::ReplayArgs),
+    /// Print the JSON Schema of rules.toml (`patrol schema > rules.schema.json`).
+    Schema,
+    /// Scaffold a rule: a `[rules.NAME]` table and a positive and a negative test event.
+    New(commands::new::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
         Command::Match(args) => commands::match_events::run(args),
         Command::Explain(args) => commands::explain::run(&cli.manifest, &args),
         Command::Replay(args) => commands::replay::run(&cli.manifest, &args),
+        Command::Schema => commands::schema::run(),
+        Command::New(args) => commands::new::run(&cli.manifest, &args),
     };
     match result {
         Ok(code) => code,

@@ -43,8 +43,14 @@ impl Windows {
         ) else {
             return Decision::Send;
         };
+        self.decide_at(&alert.rule, key, t, window_seconds)
+    }
+
+    /// The same decision from its parts: rule id, rendered key, event time (Unix seconds).
+    /// Calls must come in event-time order.
+    pub fn decide_at(&mut self, rule: &str, key: &str, t: i64, window_seconds: u64) -> Decision {
         let window = i64::try_from(window_seconds).unwrap_or(i64::MAX);
-        let slot = (alert.rule.clone(), key.to_owned());
+        let slot = (rule.to_owned(), key.to_owned());
         match self.open.get(&slot) {
             Some(&end) if t < end => Decision::Duplicate,
             _ => {

@@ -35,7 +35,7 @@ fn manifest_dir(manifest: &Path) -> &Path {
 }
 
 /// Handler crates are the folders under `lambdas/` next to the manifest.
-fn handlers(manifest: &Path) -> Vec<String> {
+pub fn handlers(manifest: &Path) -> Vec<String> {
     let dir = manifest_dir(manifest).join("lambdas");
     let mut found: Vec<String> = std::fs::read_dir(&dir)
         .into_iter()

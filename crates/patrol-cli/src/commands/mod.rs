@@ -4,6 +4,8 @@ pub mod explain;
 pub mod load;
 pub mod manifest;
 pub mod match_events;
+pub mod new;
 pub mod replay;
+pub mod schema;
 pub mod test;
 pub mod validate;

@@ -3,12 +3,14 @@
 //! (one rule each, through `PATROL_RULE`) and the CDK app (through
 //! `patrol manifest --json`). Only this module parses `rules.toml`.
 
+pub mod parse;
 pub mod raw;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use raw::json_schema;
 pub use validate::{ValidateOptions, load, validate_str};
 
 /// Version of the normalized JSON shape; bump when the CDK app must change with it.

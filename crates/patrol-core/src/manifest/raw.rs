@@ -1,64 +1,152 @@
 //! `rules.toml` exactly as written: every field optional where a missing value deserves a
 //! better message than serde's, spans kept so diagnostics can point at the text, unknown
-//! keys rejected. [`super::validate`] turns this into the normalized model.
+//! keys rejected. [`super::validate`] turns this into the normalized model; [`super::parse`]
+//! builds it piece by piece so one wrong type doesn't hide the others.
+//!
+//! The same types generate `rules.schema.json` (`patrol schema`): doc comments become
+//! descriptions, and `schemars` attributes list the values a string key accepts.
 
 use std::collections::BTreeMap;
+use std::ops::{Deref, Range};
 
+use schemars::{JsonSchema, json_schema};
 use serde::Deserialize;
-use serde_spanned::Spanned;
+
+/// A value and where it is in the manifest's text. A wrapper around
+/// [`serde_spanned::Spanned`] so the schema describes the value, not the span.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(transparent)]
+pub struct Spanned<T>(serde_spanned::Spanned<T>);
+
+impl<T> Spanned<T> {
+    pub fn new(span: Range<usize>, value: T) -> Self {
+        Self(serde_spanned::Spanned::new(span, value))
+    }
+}
+
+impl<T> Deref for Spanned<T> {
+    type Target = serde_spanned::Spanned<T>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+}
 
 pub type Str = Spanned<String>;
 
-#[derive(Debug, Deserialize)]
+/// Kebab-case ids: rule ids become CloudFormation logical ids.
+pub const ID_PATTERN: &str = "^[a-z](-?[a-z0-9])*$";
+
+/// Patrol's manifest: alert routes and rules. Reference: the README's "rules.toml reference".
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Patrol rules.toml")]
 pub struct RawManifest {
+    /// Version of the manifest format; this Patrol reads `1`.
+    #[schemars(range(min = 1, max = 1))]
     pub version: Option<Spanned<i64>>,
+    /// Values used by rules that don't set their own.
     #[serde(default)]
     pub defaults: Option<Spanned<RawDefaults>>,
-    /// Alert routes, by id.
+    /// Alert routes, by id (kebab-case): where alerts go.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN, "maxLength": 64 }))]
     pub notify: BTreeMap<Str, Spanned<RawRoute>>,
-    /// Rules, by id.
+    /// Rules, by id (kebab-case, names what is detected: `root-console-login`).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN, "maxLength": 64 }))]
     pub rules: BTreeMap<Str, Spanned<RawRule>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Defaults for every rule.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Defaults")]
 pub struct RawDefaults {
+    /// Route ids used by rules that have no `notify`.
     pub notify: Option<Spanned<Vec<Str>>>,
+    /// Severity of rules that have no `severity`.
+    #[schemars(extend("enum" = SEVERITIES))]
     pub severity: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Values of `severity`, least to most urgent.
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+/// Values of a route's `type`.
+pub const ROUTE_TYPES: [&str; 4] = ["sns", "slack", "pagerduty", "webhook"];
+/// Values of a webhook trigger's `provider`.
+pub const WEBHOOK_PROVIDERS: [&str; 3] = ["github", "gitlab", "generic"];
+
+/// Where alerts go. `type` decides which other keys apply: sns takes `email`/`https`,
+/// slack and pagerduty take `secret`, webhook takes `url` and optionally `secret`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Route")]
 pub struct RawRoute {
+    /// `sns` (a topic Patrol creates), `slack`, `pagerduty` or `webhook`.
     #[serde(rename = "type")]
+    #[schemars(extend("enum" = ROUTE_TYPES))]
     pub kind: Option<Str>,
+    /// sns routes: email addresses subscribed to the topic (each confirms once).
     pub email: Option<Vec<Str>>,
+    /// sns routes: HTTPS endpoints subscribed to the topic.
     pub https: Option<Vec<Str>>,
-    /// Secrets Manager name (slack: the webhook URL; pagerduty: the routing key;
-    /// webhook: the HMAC signing key).
+    /// Secrets Manager name or ARN, never the value (slack: the webhook URL; pagerduty: the
+    /// routing key; webhook: the HMAC signing key).
+    #[schemars(extend("pattern" = SECRET_NAME_PATTERN))]
     pub secret: Option<Str>,
     /// webhook routes: the HTTPS endpoint.
+    #[schemars(extend("pattern" = "^https://"))]
     pub url: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A Secrets Manager name (letters, digits and `/_+=.@-`) or a secret's ARN.
+pub const SECRET_NAME_PATTERN: &str = "^(arn:[^:]+:secretsmanager:.+|[A-Za-z0-9/_+=.@-]{1,512})$";
+
+/// One detection: its trigger, how bad it is, what the alert says, where it goes, and the
+/// events it is tested with.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Rule")]
 pub struct RawRule {
+    /// One line saying what the rule detects.
     pub description: Option<Str>,
+    /// How urgent its alerts are (default: `defaults.severity`).
+    #[schemars(extend("enum" = SEVERITIES))]
     pub severity: Option<Str>,
     /// What on-call should do; shown in every alert.
     pub runbook: Option<Str>,
+    /// What runs the rule: exactly one of `pattern`, `cloudtrail`, `schedule`, `sns`, `webhook`.
     pub trigger: Option<Spanned<RawTrigger>>,
+    /// The crate under `lambdas/` that runs the rule (default `notify`).
     pub handler: Option<Str>,
+    /// Template of the alert's one-line message (Jinja syntax: `{{ detail.eventName }}`).
     pub message: Option<Str>,
     /// A CEL expression evaluated on the event after the pattern matched.
     pub condition: Option<Str>,
+    /// Route ids the alerts go to (default: `defaults.notify`).
     pub notify: Option<Spanned<Vec<Str>>>,
+    /// Parameters for the rule's handler.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub params: Option<Spanned<toml::Table>>,
+    /// IAM actions the handler needs (`service:Action`), beyond publishing its alerts.
     pub permissions: Option<Vec<Str>>,
+    /// Also deliver read-only management events (EventBridge triggers only).
     pub include_read_only: Option<Spanned<bool>>,
     /// ATT&CK technique ids, CIS control ids, links.
     pub references: Option<Vec<Str>>,
@@ -66,28 +154,43 @@ pub struct RawRule {
     pub suppress: Option<Vec<Spanned<RawSuppression>>>,
     /// At most one alert per key per window.
     pub dedup: Option<Spanned<RawDedup>>,
+    /// Events the rule must alert on and stay quiet on; `patrol test` runs them.
     pub tests: Option<Spanned<Vec<Spanned<RawTest>>>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A known-good case: events for which `condition` is true raise no alert until `expires`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Suppression")]
 pub struct RawSuppression {
     /// CEL expression; the alert is suppressed when it is true.
     pub condition: Option<Str>,
+    /// Who asked for the suppression and answers for it.
     pub owner: Option<Str>,
+    /// Why these events are known-good.
     pub reason: Option<Str>,
-    /// A TOML date (`2027-01-31`); after it the suppression stops applying.
+    /// A TOML date (`2027-01-31`, no quotes); after it the suppression stops applying.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", extend("format" = "date"))]
     pub expires: Option<Spanned<toml::value::Datetime>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What runs a rule. Exactly one key.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
+#[schemars(rename = "Trigger")]
 pub struct RawTrigger {
     /// Any EventBridge pattern: a TOML table, or a string holding its JSON (needed for `null`).
+    #[serde(default)]
+    #[schemars(with = "Option<PatternSchema>")]
     pub pattern: Option<Spanned<toml::Value>>,
     /// Shorthand for CloudTrail events: `eventSource`, `eventName` and more `detail` fields.
+    #[serde(default)]
+    #[schemars(with = "Option<CloudTrailSchema>")]
     pub cloudtrail: Option<Spanned<toml::Table>>,
-    /// `rate(...)` or `cron(...)`.
+    /// `rate(...)` or `cron(...)`, EventBridge syntax: `rate(1 day)`, `cron(0 8 * * ? *)`.
+    #[schemars(extend("pattern" = "^(rate|cron)\\(.*\\)$"))]
     pub schedule: Option<Str>,
     /// Messages of an existing SNS topic.
     pub sns: Option<Spanned<RawSnsTrigger>>,
@@ -95,38 +198,150 @@ pub struct RawTrigger {
     pub webhook: Option<Spanned<RawWebhookTrigger>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Messages of an existing SNS topic, optionally filtered.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SnsTrigger")]
 pub struct RawSnsTrigger {
     /// `arn:aws:sns:<region>:<account>:<name>`.
+    #[schemars(extend("pattern" = "^arn:aws[a-z-]*:sns:[^:]+:[0-9]{12}:[A-Za-z0-9_.-]+$"))]
     pub topic: Option<Str>,
     /// An SNS filter policy, as a TOML table or a JSON string.
+    #[serde(default)]
+    #[schemars(with = "Option<PatternSchema>")]
     pub filter_policy: Option<Spanned<toml::Value>>,
     /// `MessageAttributes` (default) or `MessageBody`.
+    #[schemars(extend("enum" = ["MessageAttributes", "MessageBody"]))]
     pub filter_policy_scope: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Signed HTTPS requests from a third party.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WebhookTrigger")]
 pub struct RawWebhookTrigger {
-    /// `github`, `gitlab` or `generic`.
+    /// Who sends the requests, which decides how signatures are checked.
+    #[schemars(extend("enum" = WEBHOOK_PROVIDERS))]
     pub provider: Option<Str>,
     /// Secrets Manager name of the signing secret.
+    #[schemars(extend("pattern" = SECRET_NAME_PATTERN))]
     pub secret: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// At most one alert per rendered key per window.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Dedup")]
 pub struct RawDedup {
     /// Template rendered like the message, e.g. `"{{ actor }}"`.
     pub key: Option<Str>,
     /// `30s`, `15m`, `1h`, `1d` (at most 7 days).
+    #[schemars(extend("pattern" = "^[0-9]+[smhd]$"))]
     pub window: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// An inline test: an event file and what the rule must do with it.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Test")]
 pub struct RawTest {
+    /// Path of an EventBridge event (JSON), relative to the manifest's folder.
     pub event: Str,
+    /// `alert`: the rule must raise an alert; `quiet`: it must not.
+    #[schemars(extend("enum" = ["alert", "quiet"]))]
     pub expect: Str,
+}
+
+/// Schema-only: an EventBridge pattern as a TOML table, or its JSON in a string.
+#[allow(dead_code)]
+struct PatternSchema;
+
+impl JsonSchema for PatternSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventPattern".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        json_schema!({
+            "description": "An EventBridge event pattern: a table of field names to lists of values or operators (`prefix`, `suffix`, `anything-but`, `numeric`, `exists`, `cidr`, `wildcard`, `equals-ignore-case`, `$or`), or the pattern's JSON in a string.",
+            "type": ["object", "string"]
+        })
+    }
+}
+
+/// Schema-only: the `cloudtrail` shorthand.
+#[allow(dead_code)]
+struct CloudTrailSchema;
+
+impl JsonSchema for CloudTrailSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CloudTrailShorthand".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names = json_schema!({
+            "anyOf": [
+                { "type": "string" },
+                { "type": "array", "minItems": 1 }
+            ]
+        });
+        json_schema!({
+            "description": "CloudTrail events by `eventSource` (`iam.amazonaws.com`) and `eventName`; other keys match `detail` fields (scalars become one-value lists, lists are kept as written).",
+            "type": "object",
+            "properties": {
+                "eventSource": {
+                    "description": "The service's CloudTrail event source, e.g. `iam.amazonaws.com`.",
+                    "anyOf": [
+                        { "type": "string", "pattern": "\\.amazonaws\\.com$" },
+                        { "type": "array", "items": { "type": "string", "pattern": "\\.amazonaws\\.com$" }, "minItems": 1 }
+                    ]
+                },
+                "eventName": names
+            },
+            "required": ["eventSource"]
+        })
+    }
+}
+
+/// The JSON Schema of `rules.toml` (draft 2020-12), as `patrol schema` prints it.
+pub fn json_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let schema = generator.into_root_schema_for::<RawManifest>();
+    let mut value = schema.to_value();
+    drop_null(&mut value);
+    value
+}
+
+/// TOML has no null: `Option<T>` fields are simply absent, so `null` is removed from the
+/// types schemars generates for them.
+fn drop_null(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            for key in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(alts)) = map.get_mut(key) {
+                    alts.retain(|a| a.get("type").is_none_or(|t| t != "null"));
+                    if alts.len() == 1 {
+                        let only = alts.remove(0);
+                        map.remove(key);
+                        if let Value::Object(inner) = only {
+                            for (k, val) in inner {
+                                map.entry(k).or_insert(val);
+                            }
+                        }
+                    }
+                }
+            }
+            for val in map.values_mut() {
+                drop_null(val);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
 }

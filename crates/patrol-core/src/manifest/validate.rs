@@ -6,7 +6,8 @@ use std::ops::Range;
 
 use serde_json::{Map, Value, json};
 
-use super::raw::{RawDedup, RawManifest, RawRoute, RawRule, RawTrigger, Str};
+use super::parse::Broken;
+use super::raw::{RawDedup, RawManifest, RawRoute, RawRule, RawTrigger, Spanned, Str};
 use super::{
     Dedup, Expect, FORMAT_VERSION, Manifest, Route, RouteKind, Rule, RuleTest, Severity,
     Suppression, Trigger, WebhookProvider,
@@ -57,13 +58,12 @@ pub fn validate_str(
     source: &str,
     options: &ValidateOptions,
 ) -> Result<Manifest, Vec<Diagnostic>> {
-    let raw: RawManifest = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => return Err(vec![toml_error(&e)]),
-    };
+    let (raw, diags, broken) = super::parse::parse(text).map_err(|d| vec![d])?;
     let mut cx = Cx {
-        diags: Vec::new(),
+        diags,
+        text,
         options,
+        broken,
     };
     let manifest = cx.manifest(raw, source);
     if cx.diags.is_empty() {
@@ -99,38 +99,16 @@ pub enum LoadError {
     },
 }
 
-fn toml_error(e: &toml::de::Error) -> Diagnostic {
-    let message = e.message().trim().to_owned();
-    let (code, help) = if message.starts_with("unknown field") {
-        (
-            "unknown-key",
-            "remove the key or fix its spelling; the README's rules.toml reference lists every key",
-        )
-    } else if message.starts_with("missing field") {
-        (
-            "missing-key",
-            "add the key; the README's rules.toml reference says what it takes",
-        )
-    } else if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        (
-            "wrong-type",
-            "the README's rules.toml reference gives each key's type",
-        )
-    } else {
-        (
-            "invalid-toml",
-            "this is not valid TOML; check quotes, brackets and `key = value` syntax",
-        )
-    };
-    Diagnostic::new(code, message).at_opt(e.span()).help(help)
-}
-
 struct Cx<'a> {
     diags: Vec<Diagnostic>,
+    /// The manifest's text, to point inside values (patterns).
+    text: &'a str,
     options: &'a ValidateOptions,
+    /// Parts with type errors (already reported): not to be called missing.
+    broken: Broken,
 }
 
-fn span<T>(s: &serde_spanned::Spanned<T>) -> Range<usize> {
+fn span<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
@@ -159,7 +137,14 @@ impl Cx<'_> {
             .iter()
             .filter_map(|(id, route)| self.route(id, route))
             .collect();
-        let route_ids: BTreeSet<&str> = raw.notify.keys().map(|k| k.get_ref().as_str()).collect();
+        // Routes with type errors (already reported) still count as defined.
+        let broken_routes = std::mem::take(&mut self.broken.routes);
+        let route_ids: BTreeSet<&str> = raw
+            .notify
+            .keys()
+            .map(|k| k.get_ref().as_str())
+            .chain(broken_routes.iter().map(String::as_str))
+            .collect();
 
         let defaults = raw.defaults.as_ref().map(|d| d.get_ref());
         let default_notify = defaults.and_then(|d| d.notify.as_ref());
@@ -188,7 +173,7 @@ impl Cx<'_> {
                 rules.push(rule);
             }
         }
-        if raw.rules.is_empty() {
+        if raw.rules.is_empty() && !self.broken.rules {
             self.err(
                 Diagnostic::new("no-rules", "the manifest defines no rules")
                     .help("add a `[rules.<id>]` table; see the README's \"Adding a rule\""),
@@ -202,7 +187,7 @@ impl Cx<'_> {
         }
     }
 
-    fn route(&mut self, id: &Str, route: &serde_spanned::Spanned<RawRoute>) -> Option<Route> {
+    fn route(&mut self, id: &Str, route: &Spanned<RawRoute>) -> Option<Route> {
         self.check_id("route", id);
         let r = route.get_ref();
         let Some(kind) = &r.kind else {
@@ -235,7 +220,8 @@ impl Cx<'_> {
                                 "invalid-email",
                                 format!("route `{}`: `{e}` is not an email address", id.get_ref()),
                             )
-                            .at(span(email)),
+                            .at(span(email))
+                            .help("write the full address, e.g. `secops@example.com`; each subscriber confirms once"),
                         );
                     }
                 }
@@ -365,7 +351,7 @@ impl Cx<'_> {
         id: &Str,
         kind: &str,
         keys: &[(&str, bool)],
-        route: &serde_spanned::Spanned<RawRoute>,
+        route: &Spanned<RawRoute>,
     ) {
         for (key, present) in keys {
             if *present {
@@ -418,14 +404,7 @@ impl Cx<'_> {
 
     fn check_id(&mut self, what: &str, id: &Str) {
         let s = id.get_ref();
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !s.ends_with('-')
-            && !s.contains("--");
-        if !ok {
+        if !is_kebab_id(s) {
             self.err(
                 Diagnostic::new(
                     "invalid-id",
@@ -462,18 +441,23 @@ impl Cx<'_> {
     fn rule(
         &mut self,
         id: &Str,
-        rule: &serde_spanned::Spanned<RawRule>,
+        rule: &Spanned<RawRule>,
         route_ids: &BTreeSet<&str>,
         default_notify: Option<&[Str]>,
         default_severity: Option<Severity>,
     ) -> Option<Rule> {
         self.check_id("rule", id);
         let rid = id.get_ref().as_str();
+        if self.broken.rule_field(rid, "*") {
+            // Not a table at all; the type error says so.
+            return None;
+        }
         let r = rule.get_ref();
         let before = self.diags.len();
 
         let description = match &r.description {
             Some(d) if !d.get_ref().trim().is_empty() => d.get_ref().trim().to_owned(),
+            _ if self.broken.rule_field(rid, "description") => String::new(),
             _ => {
                 self.err(
                     Diagnostic::new(
@@ -492,6 +476,11 @@ impl Cx<'_> {
                 self.err(bad_severity(s));
                 None
             }),
+            None if self.broken.rule_field(rid, "severity")
+                || self.broken.default_field("severity") =>
+            {
+                None
+            }
             None => default_severity.or_else(|| {
                 self.err(
                     Diagnostic::new("missing-severity", format!("rule `{rid}` has no severity"))
@@ -525,6 +514,7 @@ impl Cx<'_> {
         let include_read_only = r.include_read_only.as_ref().is_some_and(|b| *b.get_ref());
         let trigger = match &r.trigger {
             Some(t) => self.trigger(rid, t, include_read_only),
+            None if self.broken.rule_field(rid, "trigger") => None,
             None => {
                 self.err(
                     Diagnostic::new("missing-trigger", format!("rule `{rid}` has no trigger"))
@@ -630,6 +620,11 @@ impl Cx<'_> {
                 list.get_ref().iter().map(|s| s.get_ref().clone()).collect()
             }
             (None, Some(defaults)) => defaults.iter().map(|s| s.get_ref().clone()).collect(),
+            (None, None)
+                if self.broken.rule_field(rid, "notify") || self.broken.default_field("notify") =>
+            {
+                Vec::new()
+            }
             (None, None) => {
                 self.err(
                     Diagnostic::new("no-route", format!("rule `{rid}` sends its alerts nowhere"))
@@ -685,6 +680,7 @@ impl Cx<'_> {
             })
             .collect();
 
+        let mut bad_expect = false;
         let tests: Vec<RuleTest> = r
             .tests
             .iter()
@@ -695,6 +691,7 @@ impl Cx<'_> {
                     "alert" => Expect::Alert,
                     "quiet" => Expect::Quiet,
                     other => {
+                        bad_expect = true;
                         self.err(
                             Diagnostic::new(
                                 "invalid-expect",
@@ -734,7 +731,7 @@ impl Cx<'_> {
                 .filter(|(e, _)| !has(*e))
                 .map(|(_, name)| name)
                 .collect();
-            if !missing.is_empty() {
+            if !missing.is_empty() && !bad_expect && !self.broken.rule_field(rid, "tests") {
                 let at = r.tests.as_ref().map_or_else(|| span(id), span);
                 self.err(
                     Diagnostic::new(
@@ -817,7 +814,7 @@ impl Cx<'_> {
         })
     }
 
-    fn dedup(&mut self, rid: &str, d: &serde_spanned::Spanned<RawDedup>) -> Option<Dedup> {
+    fn dedup(&mut self, rid: &str, d: &Spanned<RawDedup>) -> Option<Dedup> {
         let raw = d.get_ref();
         let before = self.diags.len();
         let key = match &raw.key {
@@ -879,7 +876,7 @@ impl Cx<'_> {
     fn suppression(
         &mut self,
         rid: &str,
-        s: &serde_spanned::Spanned<super::raw::RawSuppression>,
+        s: &Spanned<super::raw::RawSuppression>,
     ) -> Option<Suppression> {
         let raw = s.get_ref();
         let mut missing = |key: &str, example: &str| {
@@ -966,7 +963,7 @@ impl Cx<'_> {
     fn trigger(
         &mut self,
         rid: &str,
-        t: &serde_spanned::Spanned<RawTrigger>,
+        t: &Spanned<RawTrigger>,
         include_read_only: bool,
     ) -> Option<Trigger> {
         let raw = t.get_ref();
@@ -1048,7 +1045,7 @@ impl Cx<'_> {
                 },
                 other => toml_to_json(other),
             };
-            return self.event_pattern(rid, json, span(p), include_read_only);
+            return self.event_pattern(rid, json, span(p), include_read_only, false);
         }
         if let Some(ct) = &raw.cloudtrail {
             let json = match cloudtrail_pattern(ct.get_ref()) {
@@ -1062,7 +1059,7 @@ impl Cx<'_> {
                     return None;
                 }
             };
-            return self.event_pattern(rid, json, span(ct), include_read_only);
+            return self.event_pattern(rid, json, span(ct), include_read_only, true);
         }
         if let Some(s) = &raw.schedule {
             if let Err(msg) = check_schedule(s.get_ref()) {
@@ -1083,7 +1080,7 @@ impl Cx<'_> {
     fn sns_trigger(
         &mut self,
         rid: &str,
-        t: &serde_spanned::Spanned<super::raw::RawSnsTrigger>,
+        t: &Spanned<super::raw::RawSnsTrigger>,
     ) -> Option<Trigger> {
         let raw = t.get_ref();
         let before = self.diags.len();
@@ -1174,6 +1171,7 @@ impl Cx<'_> {
         json: Value,
         at: Range<usize>,
         include_read_only: bool,
+        shorthand: bool,
     ) -> Option<Trigger> {
         match Pattern::parse(&json) {
             Ok(_) => Some(Trigger::Event {
@@ -1194,13 +1192,64 @@ impl Cx<'_> {
                             e.message
                         ),
                     )
-                    .at(at)
-                    .help("see the README's \"Event patterns\" section for supported operators"),
+                    .at(pattern_span(self.text, at, &e.path, shorthand))
+                    .help(format!(
+                        "see the README's \"Event patterns\" section for supported operators ({})",
+                        e.code
+                    )),
                 );
                 None
             }
         }
     }
+}
+
+/// Where `path` (`detail.userIdentity.type[1]`) is inside a pattern written as an inline
+/// TOML table at `at`, so the caret points at the bad value; `at` when it can't be found
+/// (a JSON string, a `[...trigger.pattern]` section). For the `cloudtrail` shorthand the
+/// pattern's `detail.` is the table itself.
+fn pattern_span(text: &str, at: Range<usize>, path: &str, shorthand: bool) -> Range<usize> {
+    let Some(Ok(root)) = text.get(at.clone()).map(toml::de::DeValue::parse) else {
+        return at;
+    };
+    let mut steps: Vec<Result<&str, usize>> = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next().filter(|k| !k.is_empty()) {
+            steps.push(Ok(key));
+        }
+        for index in pieces {
+            match index.trim_end_matches(']').parse() {
+                Ok(i) => steps.push(Err(i)),
+                Err(_) => break,
+            }
+        }
+    }
+    if shorthand {
+        match steps.first() {
+            Some(Ok("detail")) => {
+                let _ = steps.remove(0);
+            }
+            _ => return at,
+        }
+    }
+    let mut node = &root;
+    for step in steps {
+        let next = match (step, node.get_ref()) {
+            (Ok(key), toml::de::DeValue::Table(t)) => t
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == key)
+                .map(|(_, v)| v),
+            (Err(i), toml::de::DeValue::Array(a)) => a.get(i),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    let inner = node.span();
+    (at.start + inner.start)..(at.start + inner.end)
 }
 
 fn bad_severity(s: &Str) -> Diagnostic {
@@ -1287,6 +1336,18 @@ fn cloudtrail_pattern(table: &toml::Table) -> Result<Value, String> {
         "detail-type": detail_types,
         "detail": detail,
     }))
+}
+
+/// Rule and route ids: lowercase letters, digits and single dashes, starting with a letter,
+/// at most 64 characters (they become parts of CloudFormation logical ids).
+pub fn is_kebab_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.ends_with('-')
+        && !s.contains("--")
 }
 
 /// Secrets Manager names: 1–512 of `A-Za-z0-9/_+=.@-`, or a secret's ARN. Values that
