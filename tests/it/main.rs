@@ -7,3 +7,5 @@
 
 mod cli;
 mod notify;
+mod replay;
+mod routes;

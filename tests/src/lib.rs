@@ -5,7 +5,9 @@
 //! - [`runtime_api::RuntimeApi`]: a local AWS Lambda Runtime API that runs a real function
 //!   binary for one invocation and records what it answered.
 //! - [`paths`]: where the workspace, the built binaries and the fixtures are.
+//! - [`capture::CaptureServer`]: a local HTTP endpoint that records what sinks send.
 
+pub mod capture;
 pub mod moto;
 pub mod paths;
 pub mod runtime_api;

@@ -1,9 +1,14 @@
-//! Bootstrap only: logging, config from env once, the SNS client once, then the runtime
-//! loop. The handler is [`notify::handle`].
+//! Bootstrap only: logging, config from env once, SDK clients, the secret cache and the
+//! HTTP client once, then the runtime loop. The handler is [`notify::handle`].
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use notify::Notify;
 use patrol_aws::config::RuleConfig;
+use patrol_aws::dedup::DedupTable;
+use patrol_aws::failure::FailureQueue;
+use patrol_aws::http::HttpSender;
+use patrol_aws::secrets::SecretCache;
+use patrol_aws::sink::Sinks;
 use patrol_aws::sns::SnsSink;
 
 #[tokio::main]
@@ -16,8 +21,30 @@ async fn main() -> Result<(), Error> {
         .init();
     let config =
         RuleConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let notify = Notify::new(config, SnsSink::from_env().await)
-        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    // One SDK configuration for every client: region, credentials and the
+    // `AWS_ENDPOINT_URL*` overrides from the standard environment.
+    let aws = aws_config::load_from_env().await;
+    let secrets = SecretCache::new(aws_sdk_secretsmanager::Client::new(&aws));
+    let http =
+        HttpSender::new().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let sinks = Sinks {
+        sns: SnsSink::new(aws_sdk_sns::Client::new(&aws)),
+        secrets: secrets.clone(),
+        http,
+        pagerduty_events_url: config.pagerduty_events_url.clone(),
+    };
+    let dedup = config
+        .dedup_table
+        .clone()
+        .map(|t| DedupTable::new(aws_sdk_dynamodb::Client::new(&aws), t));
+    let failure_queue = config
+        .failure_queue_url
+        .clone()
+        .map(|u| FailureQueue::new(aws_sdk_sqs::Client::new(&aws), u));
+    let notify = Notify::new(config, sinks, secrets)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?
+        .with_dedup(dedup)
+        .with_failure_queue(failure_queue);
     let notify = &notify;
     run(service_fn(move |event: LambdaEvent<_>| {
         notify::handle(notify, event)
