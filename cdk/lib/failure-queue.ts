@@ -20,8 +20,10 @@ export interface FailureQueueProps {
 
 /**
  * Where a rule's events go when they could not be handled: EventBridge's dead-letter queue
- * for undeliverable events and the function's on-failure destination after async retries.
- * Encrypted (SSE-SQS, which EventBridge and Lambda can write without a key policy), TLS
+ * for undeliverable events, an SNS trigger's redrive target for undeliverable messages, the
+ * function's on-failure destination after async retries, and, for webhook rules (invoked
+ * synchronously), where the handler itself writes requests it failed on.
+ * Encrypted (SSE-SQS, which EventBridge, SNS and Lambda can write without a key policy), TLS
  * only, and alarmed: a single message notifies the operators.
  */
 export class FailureQueue extends Construct {

@@ -14,7 +14,7 @@ export const MANIFEST_FORMAT_VERSION = 1;
 
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 
-/** An alert route of type `sns`: a topic with email and https subscribers. */
+/** An alert route of type `sns`: a topic Patrol creates, with email and https subscribers. */
 export interface SnsRoute {
   readonly id: string;
   readonly type: 'sns';
@@ -22,13 +22,35 @@ export interface SnsRoute {
   readonly https: readonly string[];
 }
 
-/** Route kinds this app does not deploy yet keep their type so the error can name it. */
-export interface OtherRoute {
+/**
+ * A Secrets Manager secret as the manifest names it: a secret name (`patrol/slack-sec`) or
+ * a full secret ARN. Never the secret's value.
+ */
+export type SecretRef = string;
+
+/** A Slack incoming webhook; the secret's value is the webhook URL. */
+export interface SlackRoute {
   readonly id: string;
-  readonly type: string;
+  readonly type: 'slack';
+  readonly secret: SecretRef;
 }
 
-export type Route = SnsRoute | OtherRoute;
+/** PagerDuty Events API v2; the secret's value is the integration's routing key. */
+export interface PagerdutyRoute {
+  readonly id: string;
+  readonly type: 'pagerduty';
+  readonly secret: SecretRef;
+}
+
+/** Any HTTPS endpoint, sent the alert as JSON; signed with the secret when there is one. */
+export interface WebhookRoute {
+  readonly id: string;
+  readonly type: 'webhook';
+  readonly url: string;
+  readonly secret?: SecretRef;
+}
+
+export type Route = SnsRoute | SlackRoute | PagerdutyRoute | WebhookRoute;
 
 /** An EventBridge event pattern, kept exactly as written: it may hold operators and `$or`. */
 export type EventPatternJson = { readonly [key: string]: unknown };
@@ -46,12 +68,35 @@ export interface ScheduleTrigger {
   readonly expression: string;
 }
 
-/** Trigger kinds that come later (`sns`, `webhook`); synth rejects them by name. */
-export interface OtherTrigger {
-  readonly type: string;
+/** Messages published to an existing SNS topic, filtered by SNS first. */
+export interface SnsTrigger {
+  readonly type: 'sns';
+  /** `arn:<partition>:sns:<region>:<account>:<name>`; may be in another region or account. */
+  readonly topic_arn: string;
+  /** An SNS filter policy, kept exactly as written. */
+  readonly filter_policy?: { readonly [key: string]: unknown };
+  /** What the filter policy applies to. @default 'MessageAttributes' (SNS's default) */
+  readonly filter_policy_scope?: 'MessageAttributes' | 'MessageBody';
 }
 
-export type Trigger = EventTrigger | ScheduleTrigger | OtherTrigger;
+export type WebhookProvider = 'github' | 'gitlab' | 'generic';
+
+/** HTTPS requests from a third party to the rule's Lambda function URL, signed with `secret`. */
+export interface WebhookTrigger {
+  readonly type: 'webhook';
+  readonly provider: WebhookProvider;
+  /** The signing secret shared with the provider. */
+  readonly secret: SecretRef;
+}
+
+export type Trigger = EventTrigger | ScheduleTrigger | SnsTrigger | WebhookTrigger;
+
+/** At most one alert per rendered `key` per `window_seconds`; the window lives in DynamoDB. */
+export interface Dedup {
+  /** A template, rendered like the message. */
+  readonly key: string;
+  readonly window_seconds: number;
+}
 
 export interface Rule {
   readonly id: string;
@@ -68,6 +113,17 @@ export interface Rule {
   readonly permissions: readonly string[];
   /** Regions whose events the rule watches; empty means any region. */
   readonly regions: readonly string[];
+  /** @default - every alert is sent */
+  readonly dedup?: Dedup;
+  /**
+   * For `event` triggers: the pattern with the suppressions it can express compiled in
+   * (added by `patrol manifest --json`); this is what EventBridge gets.
+   *
+   * @default - the trigger's pattern
+   */
+  readonly deployed_pattern?: EventPatternJson;
+  /** Indices in the rule's `suppress` list compiled into `deployed_pattern`. */
+  readonly pattern_suppressions?: readonly number[];
 }
 
 export interface Manifest {

@@ -21,7 +21,8 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   {
     id: 'AwsSolutions-SQS3',
     reason:
-      'A failure queue IS the dead-letter queue (EventBridge target DLQ and Lambda on-failure destination); ' +
+      'A failure queue IS the dead-letter queue (EventBridge target DLQ, SNS subscription redrive target, ' +
+      'Lambda on-failure destination, webhook handler failures); ' +
       'nothing consumes it, an alarm watches it, so it needs no DLQ of its own.',
     appliesTo: (c) => c instanceof FailureQueue,
   },

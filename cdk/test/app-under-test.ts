@@ -5,8 +5,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { expect } from 'vitest';
 import { buildPatrolApp } from '../lib/app';
 import type { PatrolCentralStack } from '../lib/central-stack';
 import type { Manifest } from '../lib/manifest';
@@ -26,13 +27,23 @@ export interface AppUnderTest {
   readonly template: Template;
 }
 
+export interface BuildOptions {
+  /**
+   * The central stack's environment.
+   *
+   * @default { region: 'us-east-1' }
+   */
+  readonly env?: Environment;
+}
+
 /** Synthesizes the manifest at `manifestPath` (a fixture name or a path). */
 export function synthManifest(
   manifestPath: string,
   context: Record<string, unknown> = {},
   patrolBin: string = FAKE_PATROL,
+  options: BuildOptions = {},
 ): AppUnderTest {
-  const { app, stack } = buildManifestApp(manifestPath, context, patrolBin);
+  const { app, stack } = buildManifestApp(manifestPath, context, patrolBin, options);
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -41,6 +52,7 @@ export function buildManifestApp(
   manifestPath: string,
   context: Record<string, unknown> = {},
   patrolBin: string = FAKE_PATROL,
+  options: BuildOptions = {},
 ): Omit<AppUnderTest, 'template'> {
   const app = new App({
     context: {
@@ -50,7 +62,7 @@ export function buildManifestApp(
       ...context,
     },
   });
-  const stack = buildPatrolApp(app, { env: { region: 'us-east-1' }, patrolBin });
+  const stack = buildPatrolApp(app, { env: options.env ?? { region: 'us-east-1' }, patrolBin });
   return { app, stack };
 }
 
@@ -65,4 +77,11 @@ export function writeTempManifest(manifest: Manifest): string {
   const file = path.join(dir, 'manifest.json');
   fs.writeFileSync(file, JSON.stringify(manifest));
   return file;
+}
+
+/** The logical id of the one resource of `type` whose logical id starts with `pathPart`. */
+export function logicalId(template: Template, type: string, pathPart: string): string {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(pathPart));
+  expect(ids, `${type} under ${pathPart}`).toHaveLength(1);
+  return ids[0]!;
 }

@@ -3,17 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { PATROL_RULE, PATROL_RULE_ID, PATROL_SINKS, RUST_LOG } from '../lib/env';
 import type { EventTrigger } from '../lib/manifest';
 import { CONTEXT_ARCHITECTURE, CONTEXT_OPERATORS_EMAIL } from '../lib/settings';
-import { readFixture, synthManifest } from './app-under-test';
+import { logicalId, readFixture, synthManifest, writeTempManifest } from './app-under-test';
 
 const rootLogin = readFixture('root-console-login.json');
 const mixed = readFixture('mixed.json');
-
-/** The logical id of the one resource of `type` whose path contains `pathPart`. */
-function logicalId(template: ReturnType<typeof synthManifest>['template'], type: string, pathPart: string): string {
-  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(pathPart));
-  expect(ids, `${type} under ${pathPart}`).toHaveLength(1);
-  return ids[0]!;
-}
 
 describe('root-console-login manifest', () => {
   const { template } = synthManifest('root-console-login.json');
@@ -278,6 +271,27 @@ describe('mixed manifest', () => {
   });
 });
 
+describe('suppressions compiled into the pattern', () => {
+  it('deploys the deployed_pattern that patrol gives instead of the written pattern', () => {
+    const rule = rootLogin.rules[0]!;
+    const written = (rule.trigger as EventTrigger).pattern;
+    const deployed = {
+      ...written,
+      detail: {
+        ...(written.detail as Record<string, unknown>),
+        sourceIPAddress: [{ 'anything-but': { prefix: '10.' } }],
+      },
+    };
+    const file = writeTempManifest({
+      ...rootLogin,
+      rules: [{ ...rule, deployed_pattern: deployed, pattern_suppressions: [0] }],
+    });
+    synthManifest(file).template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectEquals(deployed),
+    });
+  });
+});
+
 describe('context settings', () => {
   it('builds x86_64 functions when asked', () => {
     const { template } = synthManifest('root-console-login.json', { [CONTEXT_ARCHITECTURE]: 'x86_64' });
@@ -300,10 +314,26 @@ describe('context settings', () => {
   });
 });
 
-describe('manifest features the CDK app does not deploy yet', () => {
+describe('manifest kinds newer than the CDK app', () => {
   it('names the rule whose trigger type is not supported', () => {
-    expect(() => synthManifest('webhook-trigger.json')).toThrow(
-      'rule `github-public-repo`: trigger type `webhook` is not supported by the CDK app yet (supported: event, schedule)',
+    const [first, ...rest] = rootLogin.rules;
+    const file = writeTempManifest({
+      ...rootLogin,
+      rules: [{ ...first!, trigger: { type: 'kinesis' } as unknown as EventTrigger }, ...rest],
+    });
+    expect(() => synthManifest(file)).toThrow(
+      'rule `root-console-login`: trigger type `kinesis` is not supported by this CDK app ' +
+        '(supported: event, schedule, sns, webhook); rebuild the patrol CLI and the CDK app from the same commit',
+    );
+  });
+
+  it('names the route whose type is not supported', () => {
+    const file = writeTempManifest({
+      ...rootLogin,
+      routes: [{ id: 'security', type: 'teams' } as unknown as (typeof rootLogin.routes)[number]],
+    });
+    expect(() => synthManifest(file)).toThrow(
+      'route `security`: type `teams` is not supported by this CDK app (supported: sns, slack, pagerduty, webhook)',
     );
   });
 });

@@ -8,15 +8,17 @@ function resourceIds(manifestPath: string): Record<string, string> {
 }
 
 describe('logical ids', () => {
-  it('do not change when rules and routes are reordered', () => {
-    const manifest = readFixture('mixed.json');
-    const reordered = writeTempManifest({
-      ...manifest,
-      rules: [...manifest.rules].reverse(),
-      routes: [...manifest.routes].reverse(),
+  for (const fixture of ['mixed.json', 'all-features.json']) {
+    it(`do not change when rules and routes are reordered (${fixture})`, () => {
+      const manifest = readFixture(fixture);
+      const reordered = writeTempManifest({
+        ...manifest,
+        rules: [...manifest.rules].reverse(),
+        routes: [...manifest.routes].reverse(),
+      });
+      expect(resourceIds(reordered)).toEqual(resourceIds(fixture));
     });
-    expect(resourceIds(reordered)).toEqual(resourceIds('mixed.json'));
-  });
+  }
 
   it('of a rule do not change when another rule is removed', () => {
     const manifest = readFixture('mixed.json');
