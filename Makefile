@@ -6,7 +6,7 @@
 #   make test    every test: Rust (unit, integration, end-to-end), CDK, cfn-lint, lints
 #   make lint    cargo fmt --check, clippy -D warnings, tsc --noEmit
 #   make fmt     format Rust code
-#   make bench   pattern-engine and `patrol match` benchmarks
+#   make bench   pattern-engine, `patrol match` and `patrol replay` (2 GB archive) benchmarks
 #   make fuzz    fuzz pattern parsing and matching (nightly)
 
 SHELL := /bin/bash
@@ -107,9 +107,12 @@ test-rust: setup build
 
 # Pattern engine vs the quamina crate on the same events (../shared/corpus), then the
 # whole `patrol match` process over 200,000 events. PATROL_BENCH_SECS sets time per run.
+# Then `patrol replay` over a 2 GiB CloudTrail archive (built once into
+# target/bench-data/replay/) on 1 and 2 cores, against the floor (gunzip + parse only).
 bench: setup-rust
 	$(CARGO) bench $(CARGO_FLAGS) -p patrol-core --bench match
 	crates/patrol-core/benches/match-process.sh
+	crates/patrol-cli/benches/replay-bench.sh
 
 # Coverage-guided fuzzing of pattern parsing and matching (needs a nightly toolchain).
 FUZZ_SECS ?= 300

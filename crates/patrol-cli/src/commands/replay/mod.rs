@@ -5,6 +5,8 @@
 //! - `source`: what to read (files, folders in CloudTrail's S3 layout, `-`, `s3://`) and
 //!   the `--since`/`--until` window that prunes by path before reading;
 //! - `read`: one input's events, streamed (gzip, `{"Records": [...]}`, NDJSON);
+//! - `raw`: the fast path for the usual CloudTrail file: records left raw, only those some
+//!   pattern matches built for the engine;
 //! - `s3`: listing and fetching objects through the AWS SDK;
 //! - `summary`: per-rule and per-day results, as a table or JSON;
 //! - `progress`: the progress bar, on a terminal only.
@@ -15,6 +17,7 @@
 //! or I/O.
 
 mod progress;
+mod raw;
 mod read;
 mod s3;
 mod source;
@@ -34,7 +37,8 @@ use patrol_core::engine::{Engine, Outcome};
 use serde_json::Value;
 
 use progress::Progress;
-use read::Layout;
+use raw::Prefilter;
+use read::{Item, Layout};
 use s3::S3;
 use source::{Input, Window};
 use summary::Summary;
@@ -96,6 +100,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         m.rules.retain(|r| args.rules.contains(&r.id));
     }
     let engine = Engine::new(&m)?;
+    let prefilter = Prefilter::new(&m)?;
     let window = Window::new(args.since.as_deref(), args.until.as_deref())?;
     let mut inputs = Vec::new();
     let mut pruned = 0;
@@ -131,6 +136,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let ctx = Worker {
         engine: &engine,
+        prefilter: Some(&prefilter),
         window: &window,
         s3: s3.as_ref(),
         keep_alerts,
@@ -159,6 +165,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     });
     progress.finish();
     written?;
+    total.apply_dedup(&dedup_windows(&m));
     match args.format {
         Format::Table => write!(out, "{}", total.to_table())?,
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&total.to_json())?)?,
@@ -175,6 +182,14 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Each rule's dedup window (seconds), for rules that have one.
+fn dedup_windows(m: &patrol_core::manifest::Manifest) -> std::collections::BTreeMap<String, u64> {
+    m.rules
+        .iter()
+        .filter_map(|r| Some((r.id.clone(), r.dedup.as_ref()?.window_seconds)))
+        .collect()
 }
 
 /// The one-line account of a run (stderr).
@@ -194,6 +209,9 @@ fn run_line(total: &Summary) -> String {
     );
     if !by_rule.is_empty() {
         line.push_str(&format!(" ({by_rule})"));
+    }
+    if total.rules.values().any(|r| r.after_dedup.is_some()) {
+        line.push_str(&format!(", {} after dedup", total.after_dedup()));
     }
     for (n, what) in [
         (total.bad_files, "bad files"),
@@ -227,6 +245,8 @@ fn throughput(total: &Summary, secs: f64) -> String {
 /// What a worker needs; shared by reference between workers.
 struct Worker<'a> {
     engine: &'a Engine,
+    /// Takes the fast path where it can (`None`: never, for tests to compare).
+    prefilter: Option<&'a Prefilter>,
     window: &'a Window,
     s3: Option<&'a S3>,
     keep_alerts: bool,
@@ -287,12 +307,17 @@ impl Worker<'_> {
         let mut alerts = Vec::new();
         let mut problems = Vec::new();
         let mut n = 0usize;
-        let mut emit = |item: ReadEvent| {
+        let mut emit = |item: Item<'_>| {
             n += 1;
-            self.replay_one(item, n, &mut summary, &mut alerts, &mut problems);
+            let (item, raw) = match item {
+                Item::Event(e) => (e, None),
+                Item::Raw(r) => (Ok(r.head), Some(r.json)),
+            };
+            self.replay_one(item, raw, n, &mut summary, &mut alerts, &mut problems);
         };
+        let fast = self.prefilter.is_some();
         let (sizes, result) = match open(input, self.s3) {
-            Ok(reader) => read::read_events(reader, input.layout(), &mut emit),
+            Ok(reader) => read::read_items(reader, input.layout(), fast, &mut emit),
             Err(e) => (read::Sizes::default(), Err(e)),
         };
         summary.raw_bytes = sizes.raw;
@@ -328,9 +353,12 @@ impl Worker<'_> {
         }
     }
 
+    /// One event; with `raw`, `item` is only the record's head ([`raw::RawRecord`]) and
+    /// `raw` the record, built only if the prefilter lets it through.
     fn replay_one(
         &self,
         item: ReadEvent,
+        raw: Option<&[u8]>,
         n: usize,
         summary: &mut Summary,
         alerts: &mut Vec<Alert>,
@@ -377,8 +405,29 @@ impl Worker<'_> {
         let event_day = time.get(..10).filter(|d| patrol_core::date::is_date(d));
         let day = event_day.map_or_else(patrol_core::date::today, str::to_owned);
         let bucket = event_day.unwrap_or("unknown");
-        summary.days.entry(bucket.to_owned()).or_default().events += 1;
-        for outcome in self.engine.evaluate(&event, &day) {
+        match summary.days.get_mut(bucket) {
+            Some(d) => d.events += 1,
+            None => summary.days.entry(bucket.to_owned()).or_default().events += 1,
+        }
+        let outcomes = match (raw, self.prefilter) {
+            (Some(record), Some(prefilter)) => {
+                if !prefilter.may_match(&event, record) {
+                    return;
+                }
+                match serde_json::from_slice(record)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string()))
+                {
+                    Ok(full) => self.engine.evaluate(&full, &day),
+                    Err(e) => {
+                        problems.push(format!("event {n}: {e}"));
+                        return;
+                    }
+                }
+            }
+            _ => self.engine.evaluate(&event, &day),
+        };
+        for outcome in outcomes {
             match outcome {
                 Outcome::Alert(alert) => {
                     summary.add_alert(&alert, bucket);

@@ -6,6 +6,8 @@
 //! the largest thing held at once; small documents (the usual CloudTrail file) are read
 //! whole first because parsing from memory is several times faster. Whatever could be
 //! read before a failure (a truncated gzip, a cut-off document) is still handed out.
+//! Replay may ask for the records of a usual CloudTrail file raw instead ([`Item::Raw`],
+//! see `raw`).
 
 use std::cell::Cell;
 use std::fmt;
@@ -16,6 +18,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::ReadEvent;
+use super::raw::{self, RawRecord};
 
 /// Documents up to this size (decompressed) are parsed from memory; larger ones stream.
 const SLURP_LIMIT: u64 = 16 << 20;
@@ -61,6 +64,14 @@ impl<R: Read> Read for Counting<'_, R> {
     }
 }
 
+/// What reading hands out: an event (or why a line or record is not one), or a record
+/// left raw for replay's fast path.
+#[derive(Debug)]
+pub enum Item<'a> {
+    Event(ReadEvent),
+    Raw(RawRecord<'a>),
+}
+
 /// Hands every event of `input` to `emit` (unreadable lines as `Err`); `Err` when the
 /// input as a whole is broken, after emitting whatever came before the damage.
 pub fn read_events(
@@ -68,10 +79,24 @@ pub fn read_events(
     layout: Layout,
     emit: &mut dyn FnMut(ReadEvent),
 ) -> (Sizes, Result<(), String>) {
-    let (raw, decoded) = (Cell::new(0), Cell::new(0));
-    let result = read_counted(input, layout, &raw, &decoded, emit);
+    read_items(input, layout, false, &mut |item| match item {
+        Item::Event(e) => emit(e),
+        Item::Raw(r) => emit(serde_json::from_slice(r.json).map_err(|e| e.to_string())),
+    })
+}
+
+/// Like [`read_events`]; with `raw`, the records of a usual CloudTrail file come raw
+/// ([`super::raw`]).
+pub fn read_items(
+    input: impl Read,
+    layout: Layout,
+    raw: bool,
+    emit: &mut dyn FnMut(Item<'_>),
+) -> (Sizes, Result<(), String>) {
+    let (bytes, decoded) = (Cell::new(0), Cell::new(0));
+    let result = read_counted(input, layout, raw, &bytes, &decoded, emit);
     let sizes = Sizes {
-        raw: raw.get(),
+        raw: bytes.get(),
         decoded: decoded.get(),
     };
     (sizes, result)
@@ -80,9 +105,10 @@ pub fn read_events(
 fn read_counted(
     input: impl Read,
     layout: Layout,
+    fast: bool,
     raw: &Cell<u64>,
     decoded: &Cell<u64>,
-    emit: &mut dyn FnMut(ReadEvent),
+    emit: &mut dyn FnMut(Item<'_>),
 ) -> Result<(), String> {
     let mut buffered = BufReader::with_capacity(
         256 << 10,
@@ -112,8 +138,8 @@ fn read_counted(
         }
     };
     match layout {
-        Layout::Lines => read_lines(text, emit, &io_error),
-        Layout::Document => read_document(text, emit, &io_error),
+        Layout::Lines => read_lines(text, &mut |e| emit(Item::Event(e)), &io_error),
+        Layout::Document => read_document(text, fast, emit, &io_error),
     }
 }
 
@@ -151,22 +177,32 @@ fn read_lines(
 
 fn read_document(
     mut text: impl Read,
-    emit: &mut dyn FnMut(ReadEvent),
+    fast: bool,
+    emit_item: &mut dyn FnMut(Item<'_>),
     io_error: &dyn Fn(std::io::Error) -> String,
 ) -> Result<(), String> {
     let mut head = Vec::new();
     match (&mut text).take(SLURP_LIMIT).read_to_end(&mut head) {
         Err(e) => {
             // Salvage the records before the damage; the parse error is only its echo.
-            let _ = parse(serde_json::Deserializer::from_slice(&head), emit);
+            let _ = parse(serde_json::Deserializer::from_slice(&head), &mut |e| {
+                emit_item(Item::Event(e));
+            });
             Err(io_error(e))
         }
         Ok(n) if (n as u64) < SLURP_LIMIT => {
-            parse(serde_json::Deserializer::from_slice(&head), emit).map_err(|e| json_error(&e))
+            if fast && let Some(records) = raw::records(&head) {
+                records.into_iter().for_each(|r| emit_item(Item::Raw(r)));
+                return Ok(());
+            }
+            parse(serde_json::Deserializer::from_slice(&head), &mut |e| {
+                emit_item(Item::Event(e));
+            })
+            .map_err(|e| json_error(&e))
         }
         Ok(_) => parse(
             serde_json::Deserializer::from_reader(Cursor::new(head).chain(text)),
-            emit,
+            &mut |e| emit_item(Item::Event(e)),
         )
         .map_err(|e| {
             if e.classify() == serde_json::error::Category::Io {

@@ -32,6 +32,16 @@ pub struct Summary {
     pub decoded_bytes: u64,
     pub rules: BTreeMap<String, RuleSummary>,
     pub days: BTreeMap<String, Day>,
+    /// Alerts of rules with dedup, kept small (rule, key, time) until every input is
+    /// read, because windows are decided in event-time order across files.
+    pub dedup: Vec<DedupCandidate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DedupCandidate {
+    pub rule: String,
+    pub key: String,
+    pub time: Option<i64>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -46,6 +56,8 @@ pub struct RuleSummary {
     pub regions: BTreeSet<String>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// Alerts left after the rule's dedup, simulated over event time (rules with dedup).
+    pub after_dedup: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +71,14 @@ impl Summary {
         self.rules.values().map(|r| r.alerts).sum()
     }
 
+    /// Alerts that would have been sent: after each rule's dedup, where it has one.
+    pub fn after_dedup(&self) -> u64 {
+        self.rules
+            .values()
+            .map(|r| r.after_dedup.unwrap_or(r.alerts))
+            .sum()
+    }
+
     pub fn suppressed(&self) -> u64 {
         self.rules.values().map(|r| r.suppressed).sum()
     }
@@ -68,6 +88,16 @@ impl Summary {
     }
 
     pub fn add_alert(&mut self, alert: &Alert, day: &str) {
+        if let Some(key) = &alert.dedup_key {
+            self.dedup.push(DedupCandidate {
+                rule: alert.rule.clone(),
+                key: key.clone(),
+                time: alert
+                    .time
+                    .as_deref()
+                    .and_then(patrol_core::date::unix_seconds),
+            });
+        }
         let r = self.rules.entry(alert.rule.clone()).or_default();
         alert.severity.as_str().clone_into(&mut r.severity);
         r.alerts += 1;
@@ -120,10 +150,34 @@ impl Summary {
             r.first_seen = pick(r.first_seen.take(), o.first_seen, |a, b| a <= b);
             r.last_seen = pick(r.last_seen.take(), o.last_seen, |a, b| a >= b);
         }
+        self.dedup.extend(other.dedup);
         for (day, d) in other.days {
             let e = self.days.entry(day).or_default();
             e.events += d.events;
             e.alerts += d.alerts;
+        }
+    }
+
+    /// Simulates every rule's dedup over event time, across all inputs: sets
+    /// `after_dedup` for the rules `windows` names (rule id → window seconds). Alerts
+    /// without a parseable time are always counted as sent, as live.
+    pub fn apply_dedup(&mut self, windows: &BTreeMap<String, u64>) {
+        let mut candidates = std::mem::take(&mut self.dedup);
+        candidates.sort_by_key(|c| c.time);
+        let mut open = patrol_core::dedup::Windows::new();
+        let mut duplicates: BTreeMap<&str, u64> = BTreeMap::new();
+        for c in &candidates {
+            let (Some(t), Some(&w)) = (c.time, windows.get(&c.rule)) else {
+                continue;
+            };
+            if open.decide_at(&c.rule, &c.key, t, w) == patrol_core::dedup::Decision::Duplicate {
+                *duplicates.entry(c.rule.as_str()).or_default() += 1;
+            }
+        }
+        for (id, r) in &mut self.rules {
+            if windows.contains_key(id) {
+                r.after_dedup = Some(r.alerts - duplicates.get(id.as_str()).copied().unwrap_or(0));
+            }
         }
     }
 
@@ -137,6 +191,7 @@ impl Summary {
                     "rule": id,
                     "severity": r.severity,
                     "alerts": r.alerts,
+                    "after_dedup": r.after_dedup.unwrap_or(r.alerts),
                     "suppressed": r.suppressed,
                     "failed": r.failed,
                     "actors": r.actors.len(),
@@ -178,6 +233,7 @@ impl Summary {
             "RULE",
             "SEVERITY",
             "ALERTS",
+            "DEDUP",
             "SUPPR",
             "FAILED",
             "ACTORS",
@@ -199,6 +255,8 @@ impl Summary {
                 id.clone(),
                 r.severity.clone(),
                 r.alerts.to_string(),
+                r.after_dedup
+                    .map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 r.suppressed.to_string(),
                 r.failed.to_string(),
                 r.actors.len().to_string(),
@@ -212,7 +270,7 @@ impl Summary {
         if self.rules.is_empty() {
             out.push_str("no rule matched\n");
         } else {
-            write_table(&mut out, &rows, &[2, 3, 4, 5, 6, 7]);
+            write_table(&mut out, &rows, &[2, 3, 4, 5, 6, 7, 8]);
         }
         out.push('\n');
         let max = self.days.values().map(|d| d.alerts).max().unwrap_or(0);
@@ -354,5 +412,41 @@ mod tests {
         assert_eq!(r.first_seen.as_deref(), Some("2023-07-09T10:00:00Z"));
         assert_eq!(r.last_seen.as_deref(), Some("2023-07-11T10:00:00Z"));
         assert_eq!(r.top_principals(), vec![("bob", 2), ("alice", 1)]);
+    }
+
+    #[test]
+    fn dedup_is_simulated_in_event_time_across_inputs() {
+        let keyed = |actor: &str, time: &str| {
+            let mut a = alert("noisy", actor, time);
+            a.dedup_key = Some(actor.to_owned());
+            a
+        };
+        // Two inputs read in the "wrong" order: windows still follow event time.
+        let mut late = Summary::default();
+        late.add_alert(&keyed("alice", "2023-07-10T10:50:00Z"), "2023-07-10");
+        late.add_alert(&keyed("alice", "2023-07-10T11:05:00Z"), "2023-07-10");
+        late.add_alert(&keyed("bob", "2023-07-10T10:55:00Z"), "2023-07-10");
+        let mut early = Summary::default();
+        early.add_alert(&keyed("alice", "2023-07-10T10:00:00Z"), "2023-07-10");
+        early.add_alert(&keyed("alice", "2023-07-10T10:30:00Z"), "2023-07-10");
+        let mut no_time = keyed("alice", "not a time");
+        no_time.time = None;
+        early.add_alert(&no_time, "2023-07-10");
+        early.add_alert(
+            &alert("plain", "carol", "2023-07-10T10:00:00Z"),
+            "2023-07-10",
+        );
+        let mut total = Summary::default();
+        total.merge(late);
+        total.merge(early);
+        total.apply_dedup(&BTreeMap::from([("noisy".to_owned(), 3600)]));
+        let noisy = &total.rules["noisy"];
+        assert_eq!(noisy.alerts, 6);
+        // alice 10:00 sent, 10:30 and 10:50 dupes, 11:05 opens a new window; bob sent;
+        // the alert without a time is always sent.
+        assert_eq!(noisy.after_dedup, Some(4));
+        assert_eq!(total.rules["plain"].after_dedup, None);
+        assert_eq!(total.after_dedup(), 5);
+        assert_eq!(total.to_json()["rules"][0]["after_dedup"], 4);
     }
 }

@@ -29,16 +29,23 @@ fn replay(sources: &[PathBuf], window: &Window, jobs: usize) -> anyhow::Result<R
         .iter()
         .map(|s| s.to_string_lossy().into_owned())
         .collect();
-    replay_from(&sources, window, jobs, None)
+    replay_from(&sources, window, jobs, None, true)
 }
 
+/// `fast`: records of the usual CloudTrail file left raw and prefiltered, as `run` does.
 fn replay_from(
     sources: &[String],
     window: &Window,
     jobs: usize,
     s3: Option<S3>,
+    fast: bool,
 ) -> anyhow::Result<Run> {
     let engine = engine()?;
+    let manifest = match crate::commands::load::manifest(&workspace().join("rules.toml"))? {
+        Ok(m) => m,
+        Err(code) => bail!("rules.toml does not validate: {code:?}"),
+    };
+    let prefilter = Prefilter::new(&manifest)?;
     let mut inputs = Vec::new();
     let mut pruned = 0;
     let mut s3 = s3;
@@ -47,6 +54,7 @@ fn replay_from(
     }
     let worker = Worker {
         engine: &engine,
+        prefilter: fast.then_some(&prefilter),
         window,
         s3: s3.as_ref(),
         keep_alerts: true,
@@ -71,6 +79,7 @@ fn replay_from(
         run.summary.merge(r.summary);
         Ok(())
     })?;
+    run.summary.apply_dedup(&super::dedup_windows(&manifest));
     Ok(run)
 }
 
@@ -164,8 +173,10 @@ fn rule_filter_keeps_only_the_named_rules() -> anyhow::Result<()> {
     };
     m.rules.retain(|r| r.id == "unauthorized-api-call");
     let engine = Engine::new(&m)?;
+    let prefilter = Prefilter::new(&m)?;
     let worker = Worker {
         engine: &engine,
+        prefilter: Some(&prefilter),
         window: &Window::default(),
         s3: None,
         keep_alerts: true,
@@ -227,10 +238,54 @@ fn s3_archive_replays_like_the_local_folder() -> anyhow::Result<()> {
             &window,
             2,
             Some(s3::tests::client(port)?),
+            true,
         )?;
         assert_eq!(local.summary.to_json(), remote.summary.to_json());
         assert_eq!(local.alerts, remote.alerts);
         assert_eq!(local.warnings, remote.warnings);
     }
+    Ok(())
+}
+
+fn same_run(a: &Run, b: &Run) {
+    assert_eq!(a.summary, b.summary);
+    assert_eq!(a.alerts, b.alerts);
+    assert_eq!(a.warnings, b.warnings);
+}
+
+#[test]
+fn fast_path_gives_what_the_general_path_gives() -> anyhow::Result<()> {
+    let archive = [archive().to_string_lossy().into_owned()];
+    for window in [
+        Window::default(),
+        Window::new(Some("2023-07-10"), Some("2023-07-10T12:00:00Z"))?,
+    ] {
+        let fast = replay_from(&archive, &window, 2, None, true)?;
+        let general = replay_from(&archive, &window, 2, None, false)?;
+        same_run(&fast, &general);
+    }
+    Ok(())
+}
+
+/// Every record of the shared corpus (odd ones included) in one CloudTrail file.
+#[test]
+fn fast_path_gives_what_the_general_path_gives_on_the_corpus() -> anyhow::Result<()> {
+    let corpus = workspace().join("../shared/corpus/cloudtrail-records.jsonl");
+    if !corpus.is_file() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&corpus)?;
+    let records: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let path =
+        std::env::temp_dir().join(format!("patrol-replay-corpus-{}.json", std::process::id()));
+    std::fs::write(&path, format!("{{\"Records\": [{}]}}", records.join(",\n")))?;
+    let source = [path.to_string_lossy().into_owned()];
+    let fast = replay_from(&source, &Window::default(), 1, None, true);
+    let general = replay_from(&source, &Window::default(), 1, None, false);
+    let _ = std::fs::remove_file(&path);
+    let (fast, general) = (fast?, general?);
+    assert_eq!(fast.summary.events, 3290);
+    assert_eq!(fast.summary.alerts(), 261);
+    same_run(&fast, &general);
     Ok(())
 }
