@@ -208,9 +208,16 @@ fn op_key(path: &str, op: &Op) -> String {
     format!("{path}\u{0}{}", op.to_json())
 }
 
+/// Per-thread buffers kept between events, so that matching allocates only its answer.
+#[derive(Debug, Default)]
+struct Buffers {
+    scan: Scan<'static>,
+    /// The candidate branches of the event being matched.
+    cands: Vec<u32>,
+}
+
 thread_local! {
-    /// The candidate branches of the event being matched, kept between events.
-    static CANDS: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(Vec::with_capacity(64));
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers::default());
 }
 
 /// Sorts leaves by field, keeping event order within a field: an insertion sort, as an
@@ -301,19 +308,27 @@ impl Matcher {
     /// Like [`Matcher::matches`], from the event's raw JSON bytes. Fields that no pattern
     /// names are skipped without being fully validated.
     pub fn matches_json(&self, event: &[u8]) -> Result<Vec<usize>, EventError> {
-        let mut s = Scan {
-            leaves: Vec::with_capacity(16),
-            arena: Vec::new(),
-        };
-        scan(&self.trie, event, &mut s)?;
-        Ok(self.run(&mut s))
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => self.matches_json_in(event, &mut bufs),
+            Err(_) => self.matches_json_in(event, &mut Buffers::default()),
+        })
+    }
+
+    fn matches_json_in(&self, event: &[u8], bufs: &mut Buffers) -> Result<Vec<usize>, EventError> {
+        let mut s = std::mem::take(&mut bufs.scan).recycle();
+        let found = scan(&self.trie, event, &mut s).map(|()| {
+            sort_leaves(&mut s.leaves);
+            self.run_with(&s, &mut bufs.cands)
+        });
+        bufs.scan = s.recycle();
+        found
     }
 
     fn run(&self, s: &mut Scan<'_>) -> Vec<usize> {
         sort_leaves(&mut s.leaves);
-        CANDS.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut cands) => self.run_with(s, &mut cands),
-            Err(_) => self.run_with(s, &mut Vec::with_capacity(32)),
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut bufs) => self.run_with(s, &mut bufs.cands),
+            Err(_) => self.run_with(s, &mut Vec::new()),
         })
     }
 
@@ -503,6 +518,70 @@ mod tests {
         ] {
             assert!(m.matches_json(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn duplicate_keys_last_wins_in_raw_events() {
+        // serde_json keeps the last of repeated keys; the raw reader used to keep both.
+        let m = Matcher::new(&pats(&[
+            json!({"a": ["x"]}),
+            json!({"a": {"b": ["y"]}}),
+            json!({"a": [{"exists": false}]}),
+            json!({"r": {"t": ["x"]}}),
+        ]));
+        for (text, want) in [
+            (r#"{"a":"x","a":"z"}"#, vec![]),
+            (r#"{"a":"z","a":"x"}"#, vec![0]),
+            (r#"{"a":{"b":"y"},"a":{"c":1}}"#, vec![2]),
+            (r#"{"a":{"b":"y"},"a.b":"q","a":{"c":1}}"#, vec![2]),
+            (r#"{"a":{"b":"q"},"a.b":"y"}"#, vec![1, 2]),
+            (r#"{"a":{"b":"y","b":"n"}}"#, vec![2]),
+            (r#"{"a":{"b":"n","\u0062":"y"}}"#, vec![1, 2]),
+            (r#"{"\u0061":"x","a":[]}"#, vec![2]),
+            (r#"{"r":[{"t":"x","t":"y"},{"t":"y","t":"x"}]}"#, vec![2, 3]),
+        ] {
+            let v: serde_json::Value = serde_json::from_str(text).expect("valid");
+            assert_eq!(m.matches(&v), want, "{text}");
+            assert_eq!(
+                m.matches_json(text.as_bytes()).expect("valid"),
+                want,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_values_and_deep_nesting() {
+        // The deep value sits at `a.a.….a.b`, inside 60 arrays of objects.
+        let path = format!("{}b", "a.".repeat(61));
+        let mut deep_pattern = serde_json::Map::new();
+        deep_pattern.insert(path, json!(["v"]));
+        let m = Matcher::new(&pats(&[
+            serde_json::Value::Object(deep_pattern),
+            json!({"s": [{"suffix": "end"}]}),
+        ]));
+        let long = format!(
+            "{}\\\"{}end",
+            "é\\u00e9 ".repeat(20_000),
+            "x".repeat(70_000)
+        );
+        let mut deep = String::new();
+        for _ in 0..60 {
+            deep.push_str("[{\"a\": ");
+        }
+        deep.push_str("{\"b\": \"v\"}");
+        for _ in 0..60 {
+            deep.push_str("}]");
+        }
+        let text = format!(r#"{{"z": [{{"q": "{long}"}}], "s": "{long}", "a": {deep}}}"#);
+        let v: serde_json::Value = serde_json::from_str(&text).expect("valid");
+        assert_eq!(m.matches(&v), vec![0, 1]);
+        assert_eq!(m.matches_json(text.as_bytes()).expect("valid"), vec![0, 1]);
+        let skipped = format!(r#"{{"z": {deep}, "s": "{long}x"}}"#);
+        assert_eq!(
+            m.matches_json(skipped.as_bytes()).expect("valid"),
+            Vec::<usize>::new()
+        );
     }
 
     #[test]

@@ -27,6 +27,9 @@
 //!   string that is an IP address also matches other spellings of that address.
 //! - `exists: false` and arrays: a field counts as present only if some leaf at its path
 //!   sits in the same array elements as the other fields the match uses.
+//! - An event that repeats a key: the last value counts, from bytes as from a
+//!   `serde_json::Value` (`{"a": 1, "a": 2}` is `{"a": 2}`; `"a.b"` and `"a": {"b"}` are
+//!   different keys and both count).
 //! - Size: at most [`MAX_PATTERN_CHARS`] characters (the API's limit; the default account
 //!   quota is 2,048).
 

@@ -133,8 +133,121 @@ fn pattern_object() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Whitespace as a JSON writer might put it between tokens.
+fn ws() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        3 => Just(""),
+        1 => Just(" "),
+        1 => Just("\n  "),
+        1 => Just("\t"),
+        1 => Just("\r\n"),
+    ]
+}
+
+/// Keys as raw JSON text: plain, dotted, empty, and escaped spellings of the same keys.
+fn raw_key() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just("a"),
+        Just("b"),
+        Just("c"),
+        Just("a.b"),
+        Just("b.c"),
+        Just(""),
+        Just(".a"),
+        Just("\\u0061"),
+        Just("a\\u002eb"),
+        Just("\\u0062"),
+        Just("\\\"q"),
+        Just("zz"),
+        Just("k16abcdefghijkl"),
+    ]
+}
+
+/// Scalars as raw JSON text: escapes, unicode, and numbers in all their spellings.
+fn raw_scalar() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        prop_oneof![
+            Just(r#""x""#),
+            Just(r#""\u0078""#),
+            Just(r#""xy""#),
+            Just(r#""X\u0079""#),
+            Just(r#""Xy""#),
+            Just(r#""""#),
+            Just(r#""abc""#),
+            Just(r#""10.0.0.1""#),
+            Just(r#""010.0.0.1""#),
+            Just(r#""a*b""#),
+            Just(r#""\"}]{[\\""#),
+            Just(r#""é😀""#),
+            Just(r#""\u00e9\ud83d\ude00""#),
+            Just(r#""\/\b\f\n\r\t""#),
+        ],
+        prop_oneof![
+            Just("0"),
+            Just("-0"),
+            Just("1"),
+            Just("1.0"),
+            Just("1e0"),
+            Just("10E-1"),
+            Just("1.5"),
+            Just("15e-1"),
+            Just("-3"),
+            Just("-3.0e0"),
+            Just("300"),
+            Just("3e2"),
+            Just("3E+2"),
+            Just("300.000"),
+        ],
+        Just("true"),
+        Just("false"),
+        Just("null"),
+    ]
+}
+
+fn raw_members(inner: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+    prop::collection::vec((ws(), raw_key(), ws(), ws(), inner, ws()), 0..5).prop_map(|kv| {
+        let members: Vec<String> = kv
+            .into_iter()
+            .map(|(a, k, b, c, v, d)| format!("{a}\"{k}\"{b}:{c}{v}{d}"))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    })
+}
+
+/// An event as raw JSON text, with repeated keys (the last one counts), escaped and
+/// dotted keys, nested arrays of objects and whitespace anywhere.
+fn raw_event() -> impl Strategy<Value = String> {
+    let value = raw_scalar()
+        .prop_map(String::from)
+        .prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec((ws(), inner.clone(), ws()), 0..4).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(a, v, b)| format!("{a}{v}{b}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                raw_members(inner),
+            ]
+        });
+    (ws(), raw_members(value), ws()).prop_map(|(a, o, b)| format!("{a}{o}{b}"))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn raw_reader_agrees_with_reference(ps in prop::collection::vec(pattern_object(), 1..6), texts in prop::collection::vec(raw_event(), 1..6)) {
+        let patterns: Vec<Pattern> = ps.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
+        let m = Matcher::new(&patterns);
+        for text in &texts {
+            let e: Value = serde_json::from_str(text).map_err(|err| TestCaseError::fail(format!("{err}: {text}")))?;
+            let want: Vec<usize> = (0..patterns.len()).filter(|&i| patterns[i].matches(&e)).collect();
+            prop_assert_eq!(m.matches_json(text.as_bytes()), Ok(want.clone()), "raw event {}", text);
+            prop_assert_eq!(&m.matches(&e), &want, "Value path, event {}", e);
+        }
+    }
 
     #[test]
     fn matcher_agrees_with_reference(ps in prop::collection::vec(pattern_object(), 1..6), events in prop::collection::vec(event(), 1..6)) {

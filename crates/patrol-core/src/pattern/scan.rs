@@ -58,7 +58,7 @@ fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
 /// [`find_quote_or_backslash`] a word at a time, then memchr.
 #[inline]
 fn find_quote_or_backslash_words(b: &[u8], mut i: usize) -> Option<usize> {
-    for _ in 0..2 {
+    for _ in 0..4 {
         let Some(v) = load8(b, i) else {
             return b
                 .get(i..)?
@@ -287,15 +287,61 @@ pub(crate) struct ScanLeaf<'a> {
     pub(crate) mem_len: u32,
 }
 
+/// What reading an event produces, and the reader's working stacks: all kept between
+/// events (see [`Scan::recycle`]), so that reading an event allocates nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Scan<'a> {
     pub(crate) leaves: Vec<ScanLeaf<'a>>,
     pub(crate) arena: Vec<(u32, u32)>,
+    /// The array elements the reader is inside (array id, index).
+    mem: Vec<(u32, u32)>,
+    /// The named keys of the objects being read (trie node, its leaves), innermost
+    /// object last: a repeated key replaces the earlier value, as in `serde_json`.
+    seen: Vec<(u32, u32, u32)>,
 }
 
 impl<'a> Scan<'a> {
     pub(crate) fn mem(&self, leaf: &ScanLeaf<'_>) -> &[(u32, u32)] {
         &self.arena[leaf.mem_start as usize..(leaf.mem_start + leaf.mem_len) as usize]
+    }
+
+    /// Empties the buffers for the next event, keeping their memory. (The leaves borrow
+    /// from the event, so their vector is rebuilt for the next event's lifetime; with no
+    /// elements in it, collecting in place keeps the allocation.)
+    pub(crate) fn recycle<'b>(self) -> Scan<'b> {
+        let Scan {
+            leaves,
+            mut arena,
+            mut mem,
+            mut seen,
+        } = self;
+        arena.clear();
+        mem.clear();
+        seen.clear();
+        let mut leaves = leaves;
+        leaves.clear();
+        // `filter_map` (not `filter`) changes the lifetime; it never runs on an element.
+        #[allow(clippy::unnecessary_filter_map)]
+        let leaves = leaves.into_iter().filter_map(|_| None).collect();
+        Scan {
+            leaves,
+            arena,
+            mem,
+            seen,
+        }
+    }
+
+    /// A leaf at the reader's current array position.
+    fn push_leaf(&mut self, field: u32, value: Scalar<'a>) {
+        let mem_start = u32::try_from(self.arena.len()).unwrap_or(u32::MAX);
+        self.arena.extend_from_slice(&self.mem);
+        let mem_len = u32::try_from(self.mem.len()).unwrap_or(u32::MAX);
+        self.leaves.push(ScanLeaf {
+            field,
+            value,
+            mem_start,
+            mem_len,
+        });
     }
 
     fn push(&mut self, field: u32, value: Scalar<'a>, mem: &[(u32, u32)]) {
@@ -317,12 +363,12 @@ pub(crate) fn scan<'a>(trie: &Trie, bytes: &'a [u8], out: &mut Scan<'a>) -> Resu
         b: bytes,
         pos: 0,
         trie,
-        mem: Vec::new(),
+        replaced: false,
         next_array: 0,
         depth: 0,
         out,
     };
-    s.ws();
+    s.pos = skip_ws(bytes, 0);
     if s.peek() != Some(b'{') {
         // Not an object: say whether it is other JSON or no JSON at all.
         return Err(
@@ -336,18 +382,95 @@ pub(crate) fn scan<'a>(trie: &Trie, bytes: &'a [u8], out: &mut Scan<'a>) -> Resu
         );
     }
     s.object(0)?;
-    s.ws();
+    s.pos = skip_ws(bytes, s.pos);
     if s.pos != bytes.len() {
         return Err(s.err("trailing characters after the event"));
     }
+    if s.replaced {
+        s.out.leaves.retain(|l| l.field != REPLACED);
+    }
     Ok(())
+}
+
+/// `:"` and `,"` as [`load2`] reads them.
+const COLON_QUOTE: u16 = u16::from_le_bytes(*b":\"");
+const COMMA_QUOTE: u16 = u16::from_le_bytes(*b",\"");
+
+#[inline(always)]
+fn load2(b: &[u8], i: usize) -> Option<u16> {
+    b.get(i..i + 2)
+        .and_then(|s| s.try_into().ok())
+        .map(u16::from_le_bytes)
+}
+
+/// The field of a leaf that a later duplicate key replaced.
+const REPLACED: u32 = u32::MAX;
+
+#[inline(always)]
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// The first position at or after `i` that is not JSON whitespace.
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        if !is_ws(c) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Position of the first `"` at or after `i`: a word at a time for the short strings
+/// JSON is mostly made of, then memchr for long ones.
+#[inline(always)]
+fn find_quote(b: &[u8], mut i: usize) -> Option<usize> {
+    let q = ONES * u64::from(b'"');
+    for _ in 0..4 {
+        let Some(v) = load8(b, i) else {
+            return b.get(i..)?.iter().position(|c| *c == b'"').map(|p| i + p);
+        };
+        let m = zero_bytes(v ^ q);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(b'"', b.get(i..)?).map(|p| i + p)
+}
+
+/// Position of the `"` that closes the string whose text starts at `start`. A quote is
+/// escaped when an odd run of backslashes comes right before it, so escapes need no
+/// decoding here.
+#[inline(always)]
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    loop {
+        let p = find_quote(b, i)?;
+        if p > start && b.get(p - 1) == Some(&b'\\') {
+            let run = b
+                .get(start..p)?
+                .iter()
+                .rev()
+                .take_while(|c| **c == b'\\')
+                .count();
+            if run % 2 == 1 {
+                i = p + 1;
+                continue;
+            }
+        }
+        return Some(p);
+    }
 }
 
 struct Scanner<'a, 't, 'o> {
     b: &'a [u8],
     pos: usize,
     trie: &'t Trie,
-    mem: Vec<(u32, u32)>,
+    /// Some leaf was replaced (its field set to [`REPLACED`]).
+    replaced: bool,
     next_array: u32,
     depth: u32,
     out: &'o mut Scan<'a>,
@@ -359,6 +482,7 @@ impl<'a> Scanner<'a, '_, '_> {
         self.b.get(self.pos).copied()
     }
 
+    #[cold]
     fn err(&self, message: &str) -> EventError {
         EventError::Syntax {
             offset: self.pos,
@@ -366,11 +490,10 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
-    #[inline]
-    fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.pos += 1;
-        }
+    #[cold]
+    fn err_at(&mut self, i: usize, message: &str) -> EventError {
+        self.pos = i;
+        self.err(message)
     }
 
     fn enter(&mut self) -> Result<(), EventError> {
@@ -381,57 +504,119 @@ impl<'a> Scanner<'a, '_, '_> {
         Ok(())
     }
 
-    /// At `{`, reading the fields below trie node `node`.
+    /// At `{`, reading the fields below trie node `node`. The common compact layout
+    /// (`"key":value,"key":...`) is read without whitespace checks, and values of keys no
+    /// pattern names are skipped right here.
     fn object(&mut self, node: u32) -> Result<(), EventError> {
         self.enter()?;
-        self.pos += 1;
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        let b = self.b;
+        let mut i = skip_ws(b, self.pos + 1);
+        if b.get(i) == Some(&b'}') {
+            self.pos = i + 1;
             self.depth -= 1;
             return Ok(());
         }
+        let seen_base = self.out.seen.len();
         loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a field name"));
+            if b.get(i) != Some(&b'"') {
+                return Err(self.err_at(i, "expected a field name"));
             }
-            let start = self.pos + 1;
-            let child = match find_key_end(self.b, start) {
-                Some(end) if self.b[end] == b'"' => {
-                    self.pos = end + 1;
-                    self.trie.child_at(node, self.b, start, end - start)
+            let start = i + 1;
+            let child = match find_key_end(b, start) {
+                Some(end) if b[end] == b'"' => {
+                    i = end + 1;
+                    self.trie.child_at(node, b, start, end - start)
                 }
                 _ => {
+                    self.pos = i;
                     let key = self.string_bytes()?;
+                    i = self.pos;
                     self.trie.walk(node, &key)
                 }
             };
-            if self.peek() != Some(b':') {
-                self.ws();
-                if self.peek() != Some(b':') {
-                    return Err(self.err("expected `:` after a field name"));
+            // The compact layout first: `"key":"value",` with an unnamed key.
+            if child.is_none() && load2(b, i) == Some(COLON_QUOTE) {
+                match string_end(b, i + 2) {
+                    Some(p) => i = p + 1,
+                    None => return Err(self.err_at(b.len(), "unterminated string")),
+                }
+            } else {
+                if b.get(i) != Some(&b':') {
+                    i = skip_ws(b, i);
+                    if b.get(i) != Some(&b':') {
+                        return Err(self.err_at(i, "expected `:` after a field name"));
+                    }
+                }
+                i += 1;
+                let mut c = b.get(i).copied();
+                if c.is_some_and(is_ws) {
+                    i = skip_ws(b, i);
+                    c = b.get(i).copied();
+                }
+                match (child, c) {
+                    (None, Some(b'"')) => match string_end(b, i + 1) {
+                        Some(p) => i = p + 1,
+                        None => return Err(self.err_at(b.len(), "unterminated string")),
+                    },
+                    (None, _) => {
+                        self.pos = i;
+                        self.skip_value()?;
+                        i = self.pos;
+                    }
+                    (Some(child), _) => {
+                        self.pos = i;
+                        self.named_value(child, seen_base)?;
+                        i = self.pos;
+                    }
                 }
             }
-            self.pos += 1;
-            self.ws();
-            match child {
-                Some(child) => self.value(child)?,
-                None => self.skip_value()?,
+            if load2(b, i) == Some(COMMA_QUOTE) {
+                i += 1;
+                continue;
             }
-            self.ws();
-            match self.peek() {
+            let mut c = b.get(i).copied();
+            if c.is_some_and(is_ws) {
+                i = skip_ws(b, i);
+                c = b.get(i).copied();
+            }
+            match c {
                 Some(b',') => {
-                    self.pos += 1;
-                    self.ws();
+                    i += 1;
+                    if b.get(i) != Some(&b'"') {
+                        i = skip_ws(b, i);
+                    }
                 }
                 Some(b'}') => {
-                    self.pos += 1;
+                    self.pos = i + 1;
                     self.depth -= 1;
+                    self.out.seen.truncate(seen_base);
                     return Ok(());
                 }
-                _ => return Err(self.err("expected `,` or `}` in an object")),
+                _ => return Err(self.err_at(i, "expected `,` or `}` in an object")),
             }
         }
+    }
+
+    /// The value of a key that reaches trie node `child`, in the object whose keys seen
+    /// so far are `self.out.seen[seen_base..]`.
+    fn named_value(&mut self, child: u32, seen_base: usize) -> Result<(), EventError> {
+        let first = u32::try_from(self.out.leaves.len()).unwrap_or(u32::MAX);
+        self.value(child)?;
+        let end = u32::try_from(self.out.leaves.len()).unwrap_or(u32::MAX);
+        match self.out.seen[seen_base..].iter_mut().find(|s| s.0 == child) {
+            Some(entry) => {
+                // A repeated key: serde_json keeps the last value, and so do we.
+                if let Some(old) = self.out.leaves.get_mut(entry.1 as usize..entry.2 as usize) {
+                    for l in old {
+                        l.field = REPLACED;
+                        self.replaced = true;
+                    }
+                }
+                *entry = (child, first, end);
+            }
+            None => self.out.seen.push((child, first, end)),
+        }
+        Ok(())
     }
 
     fn value(&mut self, node: u32) -> Result<(), EventError> {
@@ -447,7 +632,7 @@ impl<'a> Scanner<'a, '_, '_> {
             _ => match self.trie.field(node) {
                 Some(field) => {
                     let v = self.scalar()?;
-                    self.out.push(field, v, &self.mem);
+                    self.out.push_leaf(field, v);
                     Ok(())
                 }
                 None => self.skip_value(),
@@ -459,8 +644,7 @@ impl<'a> Scanner<'a, '_, '_> {
         self.enter()?;
         let id = self.next_array;
         self.next_array += 1;
-        self.pos += 1;
-        self.ws();
+        self.pos = skip_ws(self.b, self.pos + 1);
         if self.peek() == Some(b']') {
             self.pos += 1;
             self.depth -= 1;
@@ -468,15 +652,14 @@ impl<'a> Scanner<'a, '_, '_> {
         }
         let mut idx = 0u32;
         loop {
-            self.mem.push((id, idx));
+            self.out.mem.push((id, idx));
             let r = self.value(node);
-            self.mem.pop();
+            self.out.mem.pop();
             r?;
-            self.ws();
+            self.pos = skip_ws(self.b, self.pos);
             match self.peek() {
                 Some(b',') => {
-                    self.pos += 1;
-                    self.ws();
+                    self.pos = skip_ws(self.b, self.pos + 1);
                     idx += 1;
                 }
                 Some(b']') => {
@@ -628,19 +811,12 @@ impl<'a> Scanner<'a, '_, '_> {
     }
 
     fn skip_string(&mut self) -> Result<(), EventError> {
-        let mut i = self.pos + 1;
-        loop {
-            match find_quote_or_backslash(self.b, i) {
-                Some(p) if self.b[p] == b'"' => {
-                    self.pos = p + 1;
-                    return Ok(());
-                }
-                Some(p) if p + 2 <= self.b.len() => i = p + 2,
-                _ => {
-                    self.pos = self.b.len();
-                    return Err(self.err("unterminated string"));
-                }
+        match string_end(self.b, self.pos + 1) {
+            Some(p) => {
+                self.pos = p + 1;
+                Ok(())
             }
+            None => Err(self.err_at(self.b.len(), "unterminated string")),
         }
     }
 
@@ -654,19 +830,9 @@ impl<'a> Scanner<'a, '_, '_> {
         while let Some(&c) = b.get(i) {
             match c {
                 b'"' => {
-                    let mut j = i + 1;
-                    loop {
-                        match find_quote_or_backslash(b, j) {
-                            Some(p) if b[p] == b'"' => {
-                                i = p + 1;
-                                break;
-                            }
-                            Some(p) if p + 2 <= b.len() => j = p + 2,
-                            _ => {
-                                self.pos = b.len();
-                                return Err(self.err("unterminated string"));
-                            }
-                        }
+                    match string_end(b, i + 1) {
+                        Some(p) => i = p + 1,
+                        None => return Err(self.err_at(b.len(), "unterminated string")),
                     }
                     continue;
                 }
@@ -752,5 +918,23 @@ fn walk_value<'a>(
                 out.push(field, value, mem);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycling_keeps_the_buffers() {
+        let text = String::from("x");
+        let mut s = Scan::default();
+        s.leaves.reserve(40);
+        s.push_leaf(0, Scalar::Str(Cow::Borrowed(&text)));
+        s.mem.reserve(8);
+        let caps = (s.leaves.capacity(), s.mem.capacity());
+        let again: Scan<'static> = s.recycle();
+        assert!(again.leaves.is_empty() && again.arena.is_empty());
+        assert_eq!((again.leaves.capacity(), again.mem.capacity()), caps);
     }
 }
