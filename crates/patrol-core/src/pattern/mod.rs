@@ -48,6 +48,7 @@ mod parse;
 #[cfg(test)]
 mod proptests;
 mod scan;
+mod structure;
 mod value;
 mod wildcard;
 

@@ -1,9 +1,11 @@
 //! The one-pass event reader for [`super::Matcher`]: walks raw JSON bytes (or a
 //! `serde_json::Value`) along a trie of the field paths that some pattern names, turns
 //! only those values into leaves, and skips everything else without decoding it (skipped
-//! parts are checked only for balanced brackets and terminated strings).
+//! parts are checked only for balanced brackets and terminated strings; unnamed objects
+//! and arrays are skipped 64 bytes at a time by [`super::structure`]).
 
 use super::EventError;
+use super::structure::find_any;
 use super::value::Scalar;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -28,93 +30,17 @@ fn load8(b: &[u8], i: usize) -> Option<u64> {
         .map(u64::from_le_bytes)
 }
 
-/// Position of the first `"` or `\\` at or after `i`: a word at a time for the short
-/// strings JSON is mostly made of, then memchr for long ones.
-#[inline]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
-    // Two words per step: one bounds check and one branch for 16 bytes.
-    for _ in 0..3 {
-        let Some(w) = b.get(i..i + 16).and_then(|s| <[u8; 16]>::try_from(s).ok()) else {
-            break;
-        };
-        let x = u128::from_le_bytes(w);
-        let (lo, hi) = (x as u64, (x >> 64) as u64);
-        let q = ONES * u64::from(b'"');
-        let bs = ONES * u64::from(b'\\');
-        let mlo = zero_bytes(lo ^ q) | zero_bytes(lo ^ bs);
-        let mhi = zero_bytes(hi ^ q) | zero_bytes(hi ^ bs);
-        if mlo | mhi != 0 {
-            return Some(if mlo != 0 {
-                i + (mlo.trailing_zeros() / 8) as usize
-            } else {
-                i + 8 + (mhi.trailing_zeros() / 8) as usize
-            });
-        }
-        i += 16;
-    }
-    find_quote_or_backslash_words(b, i)
-}
-
-/// [`find_quote_or_backslash`] a word at a time, then memchr.
-#[inline]
-fn find_quote_or_backslash_words(b: &[u8], mut i: usize) -> Option<usize> {
-    for _ in 0..4 {
-        let Some(v) = load8(b, i) else {
-            return b
-                .get(i..)?
-                .iter()
-                .position(|c| *c == b'"' || *c == b'\\')
-                .map(|p| i + p);
-        };
-        let m =
-            zero_bytes(v ^ (ONES * u64::from(b'"'))) | zero_bytes(v ^ (ONES * u64::from(b'\\')));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|p| i + p)
+/// Position of the first `"` or `\\` at or after `i`.
+#[inline(always)]
+fn find_quote_or_backslash(b: &[u8], i: usize) -> Option<usize> {
+    find_any(b, i, [b'"', b'\\'])
 }
 
 /// Position of the first `"`, `\\` or `.` at or after `i`: where a plain key ends, or
 /// where it needs the general path (escapes, dots).
-#[inline]
-fn find_key_end(b: &[u8], mut i: usize) -> Option<usize> {
-    let (q, bs, dot) = (
-        ONES * u64::from(b'"'),
-        ONES * u64::from(b'\\'),
-        ONES * u64::from(b'.'),
-    );
-    while let Some(w) = b.get(i..i + 16).and_then(|s| <[u8; 16]>::try_from(s).ok()) {
-        let x = u128::from_le_bytes(w);
-        let (lo, hi) = (x as u64, (x >> 64) as u64);
-        let mlo = zero_bytes(lo ^ q) | zero_bytes(lo ^ bs) | zero_bytes(lo ^ dot);
-        let mhi = zero_bytes(hi ^ q) | zero_bytes(hi ^ bs) | zero_bytes(hi ^ dot);
-        if mlo | mhi != 0 {
-            return Some(if mlo != 0 {
-                i + (mlo.trailing_zeros() / 8) as usize
-            } else {
-                i + 8 + (mhi.trailing_zeros() / 8) as usize
-            });
-        }
-        i += 16;
-    }
-    loop {
-        let Some(v) = load8(b, i) else {
-            return b
-                .get(i..)?
-                .iter()
-                .position(|c| matches!(c, b'"' | b'\\' | b'.'))
-                .map(|p| i + p);
-        };
-        let m = zero_bytes(v ^ (ONES * u64::from(b'"')))
-            | zero_bytes(v ^ (ONES * u64::from(b'\\')))
-            | zero_bytes(v ^ (ONES * u64::from(b'.')));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
+#[inline(always)]
+fn find_key_end(b: &[u8], i: usize) -> Option<usize> {
+    find_any(b, i, [b'"', b'\\', b'.'])
 }
 
 /// Whether a key has a dot (then it spans several trie levels).
@@ -128,26 +54,6 @@ fn has_dot(key: &[u8]) -> bool {
         }
     }
     chunks.remainder().contains(&b'.')
-}
-
-/// Position of the first `"`, `{`, `}`, `[` or `]` at or after `i`. (`[`/`]` are `{`/`}`
-/// with bit 5 clear, so or-ing 0x20 folds them together.)
-#[inline]
-fn find_structural(b: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(v) = load8(b, i) {
-        let f = v | (ONES * 0x20);
-        let m = zero_bytes(v ^ (ONES * u64::from(b'"')))
-            | zero_bytes(f ^ (ONES * u64::from(b'{')))
-            | zero_bytes(f ^ (ONES * u64::from(b'}')));
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?
-        .iter()
-        .position(|c| matches!(c, b'"' | b'{' | b'}' | b'[' | b']'))
-        .map(|p| i + p)
 }
 
 /// A key's length and first seven bytes in one word: equal tags and a length of at most
@@ -423,22 +329,10 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Position of the first `"` at or after `i`: a word at a time for the short strings
-/// JSON is mostly made of, then memchr for long ones.
+/// Position of the first `"` at or after `i`.
 #[inline(always)]
-fn find_quote(b: &[u8], mut i: usize) -> Option<usize> {
-    let q = ONES * u64::from(b'"');
-    for _ in 0..4 {
-        let Some(v) = load8(b, i) else {
-            return b.get(i..)?.iter().position(|c| *c == b'"').map(|p| i + p);
-        };
-        let m = zero_bytes(v ^ q);
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    memchr::memchr(b'"', b.get(i..)?).map(|p| i + p)
+fn find_quote(b: &[u8], i: usize) -> Option<usize> {
+    find_any(b, i, [b'"'])
 }
 
 /// Position of the `"` that closes the string whose text starts at `start`. A quote is
@@ -820,40 +714,16 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
-    /// At `{` or `[`: skips to just past the matching bracket, from quote to quote: the
-    /// gaps between strings are mostly one `:` or `,`, so they are read a byte at a time,
-    /// and anything longer (numbers, literals, whitespace) is jumped over a word at a time.
+    /// At `{` or `[`: skips to just past the matching bracket, 64 bytes at a time
+    /// ([`super::structure::container_end`]).
     fn skip_container(&mut self) -> Result<(), EventError> {
-        let b = self.b;
-        let mut depth = 0usize;
-        let mut i = self.pos;
-        while let Some(&c) = b.get(i) {
-            match c {
-                b'"' => {
-                    match string_end(b, i + 1) {
-                        Some(p) => i = p + 1,
-                        None => return Err(self.err_at(b.len(), "unterminated string")),
-                    }
-                    continue;
-                }
-                b':' | b',' => {}
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.pos = i + 1;
-                        return Ok(());
-                    }
-                }
-                _ => {
-                    i = find_structural(b, i + 1).unwrap_or(b.len());
-                    continue;
-                }
+        match super::structure::container_end(self.b, self.pos) {
+            Some(end) => {
+                self.pos = end;
+                Ok(())
             }
-            i += 1;
+            None => Err(self.err_at(self.b.len(), "unterminated object or array")),
         }
-        self.pos = b.len();
-        Err(self.err("unterminated object or array"))
     }
 
     /// Skips one value of any kind that no pattern names.
