@@ -403,7 +403,10 @@ impl Worker<'_> {
         // A replay asks what would have happened then: suppressions expire by the event's
         // own date.
         let event_day = time.get(..10).filter(|d| patrol_core::date::is_date(d));
-        let day = event_day.map_or_else(patrol_core::date::today, str::to_owned);
+        let day: std::borrow::Cow<'_, str> = event_day.map_or_else(
+            || patrol_core::date::today().into(),
+            std::borrow::Cow::Borrowed,
+        );
         let bucket = event_day.unwrap_or("unknown");
         match summary.days.get_mut(bucket) {
             Some(d) => d.events += 1,

@@ -321,15 +321,27 @@ impl Prefilter {
     /// Whether some pattern matches the EventBridge event `wrapper` (made from a record's
     /// head) once `record` is its `detail`; when unsure, yes.
     pub fn may_match(&self, wrapper: &Value, record: &[u8]) -> bool {
-        let mut json = Vec::with_capacity(record.len() + 256);
+        thread_local! {
+            /// The wrapped event's text, kept between records.
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut json) => self.may_match_in(wrapper, record, &mut json),
+            Err(_) => self.may_match_in(wrapper, record, &mut Vec::new()),
+        })
+    }
+
+    fn may_match_in(&self, wrapper: &Value, record: &[u8], json: &mut Vec<u8>) -> bool {
+        json.clear();
+        json.reserve(record.len() + 256);
         json.push(b'{');
         if let Value::Object(m) = wrapper {
             for (k, v) in m.iter().filter(|(k, _)| *k != "detail") {
-                if serde_json::to_writer(&mut json, k).is_err() {
+                if serde_json::to_writer(&mut *json, k).is_err() {
                     return true;
                 }
                 json.push(b':');
-                if serde_json::to_writer(&mut json, v).is_err() {
+                if serde_json::to_writer(&mut *json, v).is_err() {
                     return true;
                 }
                 json.push(b',');
@@ -339,7 +351,7 @@ impl Prefilter {
         json.extend_from_slice(record);
         json.push(b'}');
         self.matcher
-            .matches_json(&json)
+            .matches_json(json)
             .map_or(true, |m| !m.is_empty())
     }
 }
