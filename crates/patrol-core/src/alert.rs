@@ -56,11 +56,15 @@ pub fn context(rule: &Rule, event: &Value) -> Value {
 
 /// Builds the alert a rule raises for an event (pattern and condition already passed).
 pub fn build(rule: &Rule, event: &Value) -> Result<Alert, TemplateError> {
-    build_in(rule, event, &context(rule, event))
+    build_in(rule, event, &std::sync::Arc::new(context(rule, event)))
 }
 
-pub(crate) fn build_in(rule: &Rule, event: &Value, ctx: &Value) -> Result<Alert, TemplateError> {
-    let message = template::render(&rule.message, ctx)?;
+pub(crate) fn build_in(
+    rule: &Rule,
+    event: &Value,
+    ctx: &std::sync::Arc<Value>,
+) -> Result<Alert, TemplateError> {
+    let message = template::render_shared(&rule.message, ctx)?;
     let s = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .filter(|s| !s.is_empty())
@@ -81,7 +85,7 @@ pub(crate) fn build_in(rule: &Rule, event: &Value, ctx: &Value) -> Result<Alert,
         console_url: event::console_url(event),
         runbook: rule.runbook.clone(),
         dedup_key: match &rule.dedup {
-            Some(d) => Some(template::render(&d.key, ctx)?),
+            Some(d) => Some(template::render_shared(&d.key, ctx)?),
             None => None,
         },
     })

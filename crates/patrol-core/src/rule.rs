@@ -54,7 +54,7 @@ impl CompiledRule {
 
     /// `today` (`YYYY-MM-DD`) decides which suppressions have expired.
     pub fn evaluate(&self, event: &Value, today: &str) -> Result<Verdict, AlertError> {
-        let ctx = alert::context(&self.rule, event);
+        let ctx = std::sync::Arc::new(alert::context(&self.rule, event));
         for (s, c) in &self.suppressions {
             if s.expires.as_str() >= today && c.eval(&ctx) == Ok(true) {
                 return Ok(Verdict::Suppressed {

@@ -7,6 +7,9 @@
 //! `rule.severity`, `rule.description`) and its `params`. A field missing from an event
 //! renders as an empty string: events vary, and an alert with a blank is better than none.
 
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
@@ -90,13 +93,103 @@ pub fn context(event: &Value, rule: Value, params: &Map<String, Value>) -> Value
 }
 
 pub fn render(template: &str, context: &Value) -> Result<String, TemplateError> {
+    render_shared(template, &Arc::new(context.clone()))
+}
+
+/// [`render`] without copying the context: the template reads the fields it names
+/// straight from it ([`Json`]).
+pub fn render_shared(template: &str, context: &Arc<Value>) -> Result<String, TemplateError> {
     let env = environment();
-    env.render_str(
-        template,
-        minijinja::value::Value::from(minijinja::value::Serde(context)),
-    )
-    .map(|s| s.trim().to_owned())
-    .map_err(|e| TemplateError::Render(e.to_string()))
+    env.render_str(template, Json::root(context))
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| TemplateError::Render(e.to_string()))
+}
+
+/// A JSON value as a template sees it. Fields are looked up as the template reads them,
+/// so an alert does not convert the whole event (a large `requestParameters` and all)
+/// into template values; what a template gets is what converting it whole would give.
+#[derive(Debug)]
+struct Json {
+    root: Arc<Value>,
+    path: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Json {
+    fn root(root: &Arc<Value>) -> minijinja::Value {
+        Json::wrap(root, Vec::new(), root)
+    }
+
+    /// `value` (found at `path` under `root`) as a template value: objects and arrays
+    /// stay lazy, scalars convert as serde does.
+    fn wrap(root: &Arc<Value>, path: Vec<Step>, value: &Value) -> minijinja::Value {
+        match value {
+            Value::Object(_) | Value::Array(_) => minijinja::Value::from_object(Json {
+                root: Arc::clone(root),
+                path,
+            }),
+            scalar => minijinja::Value::from(minijinja::value::Serde(scalar)),
+        }
+    }
+
+    fn get(&self) -> &Value {
+        let mut v: &Value = &self.root;
+        for step in &self.path {
+            let next = match step {
+                Step::Key(k) => v.get(k.as_str()),
+                Step::Index(i) => v.get(*i),
+            };
+            v = next.unwrap_or(&Value::Null);
+        }
+        v
+    }
+
+    fn child(&self, step: Step, value: &Value) -> minijinja::Value {
+        let mut path = Vec::with_capacity(self.path.len() + 1);
+        path.extend_from_slice(&self.path);
+        path.push(step);
+        Json::wrap(&self.root, path, value)
+    }
+}
+
+impl Object for Json {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match self.get() {
+            Value::Array(_) => ObjectRepr::Seq,
+            _ => ObjectRepr::Map,
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        match self.get() {
+            Value::Object(m) => {
+                let k = key.as_str()?;
+                m.get(k).map(|v| self.child(Step::Key(k.to_owned()), v))
+            }
+            Value::Array(a) => {
+                let i = key.as_usize()?;
+                a.get(i).map(|v| self.child(Step::Index(i), v))
+            }
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.get() {
+            Value::Object(m) => Enumerator::Values(
+                m.keys()
+                    .map(|k| minijinja::Value::from(k.as_str()))
+                    .collect(),
+            ),
+            Value::Array(a) => Enumerator::Seq(a.len()),
+            _ => Enumerator::Empty,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -113,6 +206,38 @@ mod tests {
             &ctx,
         );
         assert_eq!(out.as_deref(), Ok("StopLogging in 1 on !"));
+    }
+
+    /// Reading fields lazily renders exactly what converting the whole context does.
+    #[test]
+    fn lazy_context_renders_as_a_converted_one() {
+        let event = json!({"account": "1", "detail": {"eventName": "StopLogging",
+            "requestParameters": {"name": "trail", "tags": [{"k": "a", "v": 1.5}, {"k": "b", "v": null}],
+                "flag": true, "n": 12, "big": 18446744073709551615u64, "neg": -3},
+            "list": ["x", "y", "z"], "empty": {}, "none": []}});
+        let ctx = context(&event, json!({"id": "r"}), &Map::new());
+        for template in [
+            "{{ detail.eventName }} in {{ account }} on {{ detail.requestParameters.name }}!",
+            "{{ detail.requestParameters }}|{{ detail.list }}|{{ detail.empty }}|{{ detail.none }}",
+            "{{ detail.requestParameters | list }} {{ detail.requestParameters | length }}",
+            "{{ detail.requestParameters.tags[1].k }} {{ detail.list[-1] }} {{ detail.list | length }}",
+            "{% for t in detail.requestParameters.tags %}{{ t.k }}={{ t.v }};{% endfor %}",
+            "{% for k, v in detail.requestParameters | items %}{{ k }}:{{ v }} {% endfor %}",
+            "{{ detail.requestParameters.big }} {{ detail.requestParameters.neg }} {{ detail.requestParameters.flag }}",
+            "{{ detail.missing.deeper }}|{{ detail.list.nope }}|{{ detail.empty or 'E' }}|{{ detail.none or 'N' }}",
+            "{{ event.detail.eventName | upper }} {{ rule.id }} {{ 'list' in detail }} {{ detail.list | join(',') }}",
+            "{{ detail | dictsort | first }}",
+        ] {
+            let whole = environment()
+                .render_str(
+                    template,
+                    minijinja::Value::from(minijinja::value::Serde(&ctx)),
+                )
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| TemplateError::Render(e.to_string()).to_string());
+            let lazy = render(template, &ctx).map_err(|e| e.to_string());
+            assert_eq!(lazy, whole, "{template}");
+        }
     }
 
     #[test]
