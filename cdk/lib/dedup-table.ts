@@ -31,14 +31,15 @@ export class DedupTable extends Construct {
   }
 
   /**
-   * A conditional put opens a window (it fails while one is open); a conditional delete
-   * releases the window this invocation opened when delivery then fails, so Lambda's
-   * retry can still send the alert. Those two actions are all a function gets.
+   * A conditional put claims a window (it fails while another alert's claim is delivered
+   * or in flight); a conditional update marks the claim delivered once the alert is sent;
+   * a conditional delete releases it when delivery fails. Those three actions are all a
+   * function gets.
    */
   public grantWindowAccess(grantee: iam.IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
         resources: [this.table.tableArn],
       }),
     );

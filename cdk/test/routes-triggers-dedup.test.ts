@@ -267,13 +267,13 @@ describe('dedup', () => {
     });
   });
 
-  it('gives rules with dedup the table name and PutItem/DeleteItem on it, nothing else', () => {
+  it('gives rules with dedup the table name and PutItem/UpdateItem/DeleteItem on it, nothing else', () => {
     const table = logicalId(template, 'AWS::DynamoDB::Table', 'Dedup');
     for (const ruleId of ['root-console-login', 'guardduty-high']) {
       expect(ruleEnvironment(template, ruleId)[PATROL_DEDUP_TABLE], ruleId).toEqual({ Ref: table });
       const dynamo = ruleStatements(template, ruleId).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
       expect(dynamo, ruleId).toEqual([
-        { Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
+        { Action: ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
       ]);
     }
     for (const ruleId of ['stale-access-keys', 'alarm-fired-eu', 'github-public-repo', 'generic-hook']) {

@@ -9,7 +9,9 @@
 //!   signature, logged, no alert), 400 (body not JSON) or 500, and on a failed delivery
 //!   puts the event, the alert and the error on the failure queue itself.
 //!
-//! Dedup fails open: if the dedup table cannot be reached, the alert is sent.
+//! Dedup fails open: if the dedup table cannot be reached, the alert is sent. A claimed
+//! window is marked delivered only after delivery, so a failed delivery never hides the
+//! retry of its event, even when releasing the window fails too.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::http::HeaderValue;
@@ -21,7 +23,7 @@ use aws_lambda_events::sns::{MessageAttribute, SnsEvent};
 use base64::Engine as _;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use patrol_aws::config::{ConfigError, ENV_RULE, RuleConfig, SinkConfig};
-use patrol_aws::dedup::{Claim, DedupTable};
+use patrol_aws::dedup::{Claim, ClaimRequest, DedupTable, Ticket};
 use patrol_aws::failure::FailureQueue;
 use patrol_aws::secrets::SecretSource;
 use patrol_aws::signature::verify_webhook;
@@ -151,9 +153,9 @@ enum Decision {
     Skip(String),
     Send {
         alert: Box<Alert>,
-        /// The dedup window this alert opened: released if delivery fails, so the retry
-        /// sends it.
-        claim: Option<(String, i64)>,
+        /// The dedup window this alert claimed: marked delivered after delivery, released
+        /// if delivery fails.
+        claim: Option<Ticket>,
     },
 }
 
@@ -257,7 +259,7 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
 
     /// `None`: not deduplicated (no dedup, no key, no event time, or the table failed:
     /// fail open). `Some(Err(()))`: a duplicate.
-    async fn claim(&self, alert: &Alert, request_id: &str) -> Option<Result<(String, i64), ()>> {
+    async fn claim(&self, alert: &Alert, request_id: &str) -> Option<Result<Ticket, ()>> {
         let (Some(dedup), Some(table), Some(key)) = (
             &self.rule.rule.dedup,
             &self.dedup,
@@ -273,17 +275,16 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
             tracing::warn!(rule = %alert.rule, request_id, "event has no time: not deduplicated");
             return None;
         };
-        match table
-            .claim(
-                &alert.rule,
-                key,
-                time,
-                dedup.window_seconds,
-                alert.event_id.as_deref(),
-            )
-            .await
-        {
-            Ok(Claim::First { pk, expires_at }) => Some(Ok((pk, expires_at))),
+        let request = ClaimRequest {
+            rule: &alert.rule,
+            key,
+            event_time: time,
+            window_seconds: dedup.window_seconds,
+            event_id: alert.event_id.as_deref(),
+            now: now_ms().div_euclid(1000),
+        };
+        match table.claim(request).await {
+            Ok(Claim::First(ticket)) => Some(Ok(ticket)),
             Ok(Claim::Duplicate) => Some(Err(())),
             Err(e) => {
                 tracing::warn!(rule = %alert.rule, request_id, error = %e,
@@ -293,18 +294,30 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
         }
     }
 
+    /// Delivers the alert, then settles its dedup claim: marked delivered, or released
+    /// when delivery failed.
     async fn send(
         &self,
         alert: &Alert,
-        claim: Option<(String, i64)>,
+        claim: Option<Ticket>,
     ) -> Result<Vec<String>, DeliveryError> {
         let result = deliver(&self.delivery, &self.sinks, alert).await;
-        if result.is_err()
-            && let (Some(table), Some((pk, expires_at))) = (&self.dedup, claim)
-            && let Err(e) = table.release(&pk, expires_at).await
-        {
-            tracing::warn!(rule = %alert.rule, error = %e,
-                "could not release the dedup window of an undelivered alert; a retry inside the window will be skipped");
+        let (Some(table), Some(ticket)) = (&self.dedup, claim) else {
+            return result;
+        };
+        match &result {
+            Ok(_) => {
+                if let Err(e) = table.delivered(&ticket).await {
+                    tracing::error!(rule = %alert.rule, error = %e,
+                        "alert delivered but its dedup window not marked delivered; a retry of this event may send it again (a duplicate, not a loss)");
+                }
+            }
+            Err(_) => {
+                if let Err(e) = table.release(&ticket).await {
+                    tracing::warn!(rule = %alert.rule, error = %e,
+                        "could not release the dedup window of an undelivered alert; the retry of this event still sends it");
+                }
+            }
         }
         result
     }
