@@ -63,29 +63,9 @@ pub(crate) fn parse_ip(s: &str) -> Option<(bool, u128)> {
     if b.is_empty() {
         return None;
     }
-    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        let mut ip: u128 = 0;
-        let mut parts = 0;
-        for part in s.split('.') {
-            if part.is_empty() {
-                return None;
-            }
-            let digits = part.trim_start_matches('0');
-            if digits.len() > 3 {
-                return None;
-            }
-            let v: u32 = if digits.is_empty() {
-                0
-            } else {
-                digits.parse().ok()?
-            };
-            if v > 255 {
-                return None;
-            }
-            ip = (ip << 8) | u128::from(v);
-            parts += 1;
-        }
-        return (parts == 4).then_some((false, ip));
+    // Anything but digits and dots fails the IPv4 reading at once.
+    if let Some(ip) = parse_v4(b) {
+        return Some((false, u128::from(ip)));
     }
     if b.contains(&b':') && b.iter().all(|c| c.is_ascii_hexdigit() || *c == b':') {
         return s
@@ -94,6 +74,43 @@ pub(crate) fn parse_ip(s: &str) -> Option<(bool, u128)> {
             .map(|a| (true, u128::from(a)));
     }
     None
+}
+
+/// Four dotted decimal numbers of digits and dots only: leading zeros are allowed, each
+/// number is at most 255 and, zeros aside, at most three digits.
+fn parse_v4(b: &[u8]) -> Option<u32> {
+    let (mut ip, mut parts) = (0u32, 0);
+    let (mut v, mut digits, mut len) = (0u32, 0, 0);
+    let mut i = 0;
+    loop {
+        let c = b.get(i).copied().unwrap_or(b'.');
+        if c == b'.' {
+            if len == 0 || v > 255 || parts == 4 {
+                return None;
+            }
+            ip = (ip << 8) | v;
+            parts += 1;
+            if i >= b.len() {
+                break;
+            }
+            (v, digits, len) = (0, 0, 0);
+        } else {
+            let d = u32::from(c.wrapping_sub(b'0'));
+            if d > 9 {
+                return None;
+            }
+            len += 1;
+            if v != 0 || d != 0 {
+                digits += 1;
+                if digits > 3 {
+                    return None;
+                }
+                v = v * 10 + d;
+            }
+        }
+        i += 1;
+    }
+    (parts == 4).then_some(ip)
 }
 
 #[cfg(test)]
@@ -117,6 +134,84 @@ mod tests {
         let h = IpRange::parse_cidr("10.0.0.5/24").expect("valid");
         assert!(!h.contains_str("10.0.0.4"));
         assert!(h.contains_str("10.0.0.200"));
+    }
+
+    #[test]
+    fn v4_spellings() {
+        let v4 = |s: &str| parse_ip(s).map(|(v6, ip)| (v6, ip as u32));
+        assert_eq!(v4("10.0.0.1"), Some((false, 0x0A00_0001)));
+        assert_eq!(v4("255.255.255.255"), Some((false, u32::MAX)));
+        assert_eq!(v4("0000000010.000.0.001"), Some((false, 0x0A00_0001)));
+        for bad in [
+            "",
+            ".",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            ".1.2.3",
+            "1.2.3.",
+            "256.0.0.1",
+            "1.2.3.1000",
+            "1.2.3.0256",
+            "1234.0.0.1",
+            "1.2.3.4a",
+        ] {
+            assert_eq!(v4(bad), None, "{bad}");
+        }
+    }
+
+    /// The straightforward reading of the rule that [`parse_v4`] implements.
+    fn v4_reference(s: &str) -> Option<u32> {
+        let mut ip = 0u32;
+        let mut parts = 0;
+        for part in s.split('.') {
+            let digits = part.trim_start_matches('0');
+            if part.is_empty() || digits.len() > 3 {
+                return None;
+            }
+            let v: u32 = if digits.is_empty() {
+                0
+            } else {
+                digits.parse().ok()?
+            };
+            if v > 255 {
+                return None;
+            }
+            ip = (ip << 8) | v;
+            parts += 1;
+        }
+        (parts == 4).then_some(ip)
+    }
+
+    #[test]
+    fn v4_agrees_with_reference() {
+        // Every string of up to 7 characters over a small alphabet, and longer ones built
+        // from interesting octets.
+        let alphabet = [b'0', b'1', b'2', b'5', b'9', b'.'];
+        let mut strings: Vec<String> = vec![String::new()];
+        let mut frontier = strings.clone();
+        for _ in 0..7 {
+            let mut next = Vec::new();
+            for s in &frontier {
+                for c in alphabet {
+                    next.push(format!("{s}{}", c as char));
+                }
+            }
+            strings.extend(next.iter().cloned());
+            frontier = next;
+        }
+        let octets = [
+            "0", "00", "000", "0000255", "255", "256", "1", "01", "999", "1000", "",
+        ];
+        for a in octets {
+            for b in octets {
+                strings.push(format!("{a}.{b}.1.{a}"));
+                strings.push(format!("10.{a}.{b}.0"));
+            }
+        }
+        for s in &strings {
+            assert_eq!(parse_v4(s.as_bytes()), v4_reference(s), "{s}");
+        }
     }
 
     #[test]
