@@ -86,16 +86,16 @@ printf '%s\n' "${rows[@]}" | awk -v d="$decoded" -v st="$stored" '
     print "| ------ | ----: | ---------: | ------: | ----------: | ----------------: | ----------: | ------------: |"
     for (i = 1; i <= n; i++) print line[i]
     print ""
-    for (c = 1; c <= 2; c++) if ((c, "replay") in secs) {
-      printf "replay/floor on %d core%s: %.2fx the floor'"'"'s time\n", c, c > 1 ? "s" : "", secs[c, "replay"] / secs[c, "floor"]
+    for (c = 1; c <= 2; c++) if ((c SUBSEP "replay") in secs) {
+      printf "replay/floor on %d core%s: %.2fx the floor'"'"'s time\n", c, (c > 1 ? "s" : ""), secs[c, "replay"] / secs[c, "floor"]
       if (evs[c, "replay"] != evs[c, "floor"]) printf "warning: replay saw %d events, the floor %d\n", evs[c, "replay"], evs[c, "floor"]
     }
     print ""
-    if ((2, "replay") in secs) {
+    if ((2 SUBSEP "replay") in secs) {
       eps = evs[2, "replay"] / secs[2, "replay"]
-      printf "target >= 500,000 events/s on 2 cores: %s (%.0f)\n", eps >= 500000 ? "met" : "NOT met", eps
+      printf "target >= 500,000 events/s on 2 cores: %s (%.0f)\n", (eps >= 500000 ? "met" : "NOT met"), eps
       r = secs[2, "replay"] / secs[2, "floor"]
-      printf "target within 2x of the floor on 2 cores: %s (%.2fx)\n", r <= 2 ? "met" : "NOT met", r
+      printf "target within 2x of the floor on 2 cores: %s (%.2fx)\n", (r <= 2 ? "met" : "NOT met"), r
     }
-    printf "target peak RSS < 200 MB: %s (%.0f MB)\n", max_rss < 200 * 1024 ? "met" : "NOT met", max_rss / 1024
+    printf "target peak RSS < 200 MB: %s (%.0f MB)\n", (max_rss < 200 * 1024 ? "met" : "NOT met"), max_rss / 1024
   }'
