@@ -12,7 +12,9 @@
 /// Position of the first byte at or after `i` that is one of `set`: 16 bytes per step
 /// for the short strings JSON is mostly made of, then memchr for long ones.
 #[inline(always)]
-pub(crate) fn find_any<const N: usize>(b: &[u8], mut i: usize, set: [u8; N]) -> Option<usize> {
+pub(crate) fn find_any<const N: usize>(b: &[u8], i: usize, set: [u8; N]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    let mut i = i;
     #[cfg(target_arch = "x86_64")]
     for _ in 0..4 {
         let Some(chunk) = b.get(i..i + 16).and_then(|c| <&[u8; 16]>::try_from(c).ok()) else {
