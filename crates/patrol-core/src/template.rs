@@ -96,13 +96,62 @@ pub fn render(template: &str, context: &Value) -> Result<String, TemplateError> 
     render_shared(template, &Arc::new(context.clone()))
 }
 
+/// Most templates one thread keeps compiled (a manifest has a few per rule); past this the
+/// cache starts over, so memory stays bounded whatever renders it.
+const MAX_COMPILED: usize = 4096;
+
+thread_local! {
+    /// Templates compiled once per thread, named by their own text: a rule's message is
+    /// rendered for every alert it raises.
+    static COMPILED: std::cell::RefCell<(Environment<'static>, usize)> =
+        std::cell::RefCell::new((environment(), 0));
+}
+
 /// [`render`] without copying the context: the template reads the fields it names
-/// straight from it ([`Json`]).
+/// straight from it ([`Json`]), and is compiled once per thread.
 pub fn render_shared(template: &str, context: &Arc<Value>) -> Result<String, TemplateError> {
-    let env = environment();
-    env.render_str(template, Json::root(context))
-        .map(|s| s.trim().to_owned())
-        .map_err(|e| TemplateError::Render(e.to_string()))
+    COMPILED.with(|cell| {
+        let Ok(mut cache) = cell.try_borrow_mut() else {
+            // Not reachable (rendering calls back into no template); compile on the spot.
+            return render_with(&environment(), template, context);
+        };
+        let (env, count) = &mut *cache;
+        if env.get_template(template).is_err() {
+            if *count >= MAX_COMPILED {
+                *env = environment();
+                *count = 0;
+            }
+            env.add_template_owned(template.to_owned(), template.to_owned())
+                .map_err(render_error)?;
+            *count += 1;
+        }
+        render_with(env, template, context)
+    })
+}
+
+fn render_with(
+    env: &Environment<'_>,
+    template: &str,
+    context: &Arc<Value>,
+) -> Result<String, TemplateError> {
+    let rendered = match env.get_template(template) {
+        Ok(t) => t.render(Json::root(context)),
+        Err(_) => env.render_str(template, Json::root(context)),
+    };
+    rendered.map(|s| s.trim().to_owned()).map_err(render_error)
+}
+
+/// What went wrong and on which line of the template (templates are named by their own
+/// text, which the message would only repeat).
+fn render_error(e: minijinja::Error) -> TemplateError {
+    let mut message = e.kind().to_string();
+    if let Some(detail) = e.detail() {
+        message = format!("{message}: {detail}");
+    }
+    if let Some(line) = e.line() {
+        message = format!("{message} (line {line})");
+    }
+    TemplateError::Render(message)
 }
 
 /// A JSON value as a template sees it. Fields are looked up as the template reads them,
@@ -234,9 +283,35 @@ mod tests {
                     minijinja::Value::from(minijinja::value::Serde(&ctx)),
                 )
                 .map(|s| s.trim().to_owned())
-                .map_err(|e| TemplateError::Render(e.to_string()).to_string());
+                .map_err(|e| render_error(e).to_string());
             let lazy = render(template, &ctx).map_err(|e| e.to_string());
             assert_eq!(lazy, whole, "{template}");
+        }
+    }
+
+    /// Compiled once, rendered many times: the same results, errors included, and other
+    /// templates in between do not get in the way.
+    #[test]
+    fn cached_templates_render_like_fresh_ones() {
+        let a = context(&json!({"account": "1"}), json!({"id": "r"}), &Map::new());
+        let b = context(&json!({"account": "2"}), json!({"id": "s"}), &Map::new());
+        for _ in 0..3 {
+            assert_eq!(
+                render("{{ account }}/{{ rule.id }}", &a).as_deref(),
+                Ok("1/r")
+            );
+            assert_eq!(
+                render("{{ account }}/{{ rule.id }}", &b).as_deref(),
+                Ok("2/s")
+            );
+            assert_eq!(render("x{{ account }}", &b).as_deref(), Ok("x2"));
+            let err = render("ok\n{{ 1 + account }}", &a);
+            assert!(
+                matches!(&err, Err(TemplateError::Render(m)) if m.contains("line 2")),
+                "{err:?}"
+            );
+            let err = render("{{ broken ", &a);
+            assert!(matches!(err, Err(TemplateError::Render(_))), "{err:?}");
         }
     }
 
