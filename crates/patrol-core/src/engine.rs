@@ -82,6 +82,15 @@ impl Engine {
             .collect()
     }
 
+    /// Whether some rule's pattern matches the EventBridge event `json` (raw text; fields
+    /// no pattern names are not checked): a cheap test before building the event for
+    /// [`Engine::evaluate`]. When unsure (the text cannot be read), yes.
+    pub fn may_match_json(&self, json: &[u8]) -> bool {
+        self.matcher
+            .matches_json(json)
+            .map_or(true, |m| !m.is_empty())
+    }
+
     /// Rules EventBridge would deliver this (EventBridge-shaped) event to.
     pub fn matching_rules(&self, event: &Value) -> Vec<&Rule> {
         self.delivered_to(event)

@@ -23,6 +23,7 @@ mod s3;
 mod source;
 mod summary;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -37,7 +38,7 @@ use patrol_core::engine::{Engine, Outcome};
 use serde_json::Value;
 
 use progress::Progress;
-use raw::Prefilter;
+use raw::RawRecord;
 use read::{Item, Layout};
 use s3::S3;
 use source::{Input, Window};
@@ -100,7 +101,6 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         m.rules.retain(|r| args.rules.contains(&r.id));
     }
     let engine = Engine::new(&m)?;
-    let prefilter = Prefilter::new(&m)?;
     let window = Window::new(args.since.as_deref(), args.until.as_deref())?;
     let mut inputs = Vec::new();
     let mut pruned = 0;
@@ -136,7 +136,7 @@ pub fn run(manifest: &Path, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let ctx = Worker {
         engine: &engine,
-        prefilter: Some(&prefilter),
+        fast: true,
         window: &window,
         s3: s3.as_ref(),
         keep_alerts,
@@ -245,8 +245,8 @@ fn throughput(total: &Summary, secs: f64) -> String {
 /// What a worker needs; shared by reference between workers.
 struct Worker<'a> {
     engine: &'a Engine,
-    /// Takes the fast path where it can (`None`: never, for tests to compare).
-    prefilter: Option<&'a Prefilter>,
+    /// Takes the fast path ([`raw`]) where it can (`false`: never, for tests to compare).
+    fast: bool,
     window: &'a Window,
     s3: Option<&'a S3>,
     keep_alerts: bool,
@@ -309,15 +309,19 @@ impl Worker<'_> {
         let mut n = 0usize;
         let mut emit = |item: Item<'_>| {
             n += 1;
-            let (item, raw) = match item {
-                Item::Event(e) => (e, None),
-                Item::Raw(r) => (Ok(r.head), Some(r.json)),
+            let mut out = Out {
+                n,
+                summary: &mut summary,
+                alerts: &mut alerts,
+                problems: &mut problems,
             };
-            self.replay_one(item, raw, n, &mut summary, &mut alerts, &mut problems);
+            match item {
+                Item::Event(e) => self.replay_one(e, &mut out),
+                Item::Raw(r) => self.replay_raw(&r, &mut out),
+            }
         };
-        let fast = self.prefilter.is_some();
         let (sizes, result) = match open(input, self.s3) {
-            Ok(reader) => read::read_items(reader, input.layout(), fast, &mut emit),
+            Ok(reader) => read::read_items(reader, input.layout(), self.fast, &mut emit),
             Err(e) => (read::Sizes::default(), Err(e)),
         };
         summary.raw_bytes = sizes.raw;
@@ -353,96 +357,141 @@ impl Worker<'_> {
         }
     }
 
-    /// One event; with `raw`, `item` is only the record's head ([`raw::RawRecord`]) and
-    /// `raw` the record, built only if the prefilter lets it through.
-    fn replay_one(
-        &self,
-        item: ReadEvent,
-        raw: Option<&[u8]>,
-        n: usize,
-        summary: &mut Summary,
-        alerts: &mut Vec<Alert>,
-        problems: &mut Vec<String>,
-    ) {
+    /// One event (a record or an EventBridge event), built.
+    fn replay_one(&self, item: ReadEvent, out: &mut Out<'_>) {
         let value = match item {
             Ok(v) => v,
-            Err(e) => {
-                summary.bad_records += 1;
-                problems.push(e);
-                return;
-            }
+            Err(e) => return out.bad(e),
         };
-        let raw_record = !patrol_core::event::is_eventbridge_event(&value);
-        if raw_record && value.is_object() {
-            let missing: Vec<&str> = ["eventSource", "eventTime", "userIdentity"]
+        if !patrol_core::event::is_eventbridge_event(&value) && value.get("eventSource").is_some() {
+            let missing: Vec<&str> = ["eventTime", "userIdentity"]
                 .into_iter()
                 .filter(|k| value.get(k).is_none())
                 .collect();
-            if !missing.is_empty() && value.get("eventSource").is_some() {
-                summary.incomplete_records += 1;
-                problems.push(format!(
-                    "event {n}: record without `{}` (replayed all the same)",
-                    missing.join("`, `")
-                ));
-            }
+            out.incomplete(&missing);
         }
         let event = match patrol_core::event::to_eventbridge(value) {
             Ok(e) => e,
-            Err(e) => {
-                summary.bad_records += 1;
-                problems.push(format!("event {n}: {e}"));
-                return;
-            }
+            Err(e) => return out.bad(format!("event {}: {e}", out.n)),
         };
         let time = event.get("time").and_then(Value::as_str).unwrap_or("");
+        if let Some(day) = self.count(time, out.summary) {
+            let outcomes = self.engine.evaluate(&event, &day.today);
+            out.outcomes(outcomes, day.bucket, self.keep_alerts);
+        }
+    }
+
+    /// One record of the fast path: wrapped as text, and built only if some pattern
+    /// matches that text. Reports what [`Worker::replay_one`] reports for the same record.
+    fn replay_raw(&self, r: &RawRecord<'_>, out: &mut Out<'_>) {
+        thread_local! {
+            /// The wrapped event's text, kept between records.
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        if !r.head.event_source.is_absent() {
+            out.incomplete(&r.head.missing());
+        }
+        let wrapped = BUF.with(|cell| {
+            let mut fresh = Vec::new();
+            let mut held = cell.try_borrow_mut();
+            let buf = match held.as_deref_mut() {
+                Ok(b) => b,
+                Err(_) => &mut fresh,
+            };
+            r.head.wrap_into(r.json, buf)?;
+            Ok::<_, patrol_core::event::EventError>(
+                self.count(r.head.time(), out.summary)
+                    .map(|day| (day, self.engine.may_match_json(buf))),
+            )
+        });
+        let day = match wrapped {
+            Ok(Some((day, true))) => day,
+            Ok(Some((_, false)) | None) => return,
+            Err(e) => return out.bad(format!("event {}: {e}", out.n)),
+        };
+        match serde_json::from_slice(r.json)
+            .map_err(|e| e.to_string())
+            .and_then(|v| patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string()))
+        {
+            Ok(event) => {
+                let outcomes = self.engine.evaluate(&event, &day.today);
+                out.outcomes(outcomes, day.bucket, self.keep_alerts);
+            }
+            Err(e) => out.problems.push(format!("event {}: {e}", out.n)),
+        }
+    }
+
+    /// Counts an event at `time` (the wrapped event's) unless the window leaves it out;
+    /// its day, for suppressions and the histogram.
+    fn count<'t>(&self, time: &'t str, summary: &mut Summary) -> Option<Day<'t>> {
         if !self.window.is_open() && !self.window.contains_time(time) {
             summary.outside_window += 1;
-            return;
+            return None;
         }
         summary.events += 1;
         // A replay asks what would have happened then: suppressions expire by the event's
         // own date.
         let event_day = time.get(..10).filter(|d| patrol_core::date::is_date(d));
-        let day: std::borrow::Cow<'_, str> = event_day.map_or_else(
-            || patrol_core::date::today().into(),
-            std::borrow::Cow::Borrowed,
-        );
         let bucket = event_day.unwrap_or("unknown");
         match summary.days.get_mut(bucket) {
             Some(d) => d.events += 1,
             None => summary.days.entry(bucket.to_owned()).or_default().events += 1,
         }
-        let outcomes = match (raw, self.prefilter) {
-            (Some(record), Some(prefilter)) => {
-                if !prefilter.may_match(&event, record) {
-                    return;
-                }
-                match serde_json::from_slice(record)
-                    .map_err(|e| e.to_string())
-                    .and_then(|v| patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string()))
-                {
-                    Ok(full) => self.engine.evaluate(&full, &day),
-                    Err(e) => {
-                        problems.push(format!("event {n}: {e}"));
-                        return;
-                    }
-                }
-            }
-            _ => self.engine.evaluate(&event, &day),
-        };
+        Some(Day {
+            today: event_day.map_or_else(|| patrol_core::date::today().into(), Cow::Borrowed),
+            bucket,
+        })
+    }
+}
+
+/// The day an event counts on: the date suppressions are judged by, and its histogram
+/// bucket.
+struct Day<'t> {
+    today: Cow<'t, str>,
+    bucket: &'t str,
+}
+
+/// Where one input's results go, with the number of the event at hand.
+struct Out<'a> {
+    n: usize,
+    summary: &'a mut Summary,
+    alerts: &'a mut Vec<Alert>,
+    problems: &'a mut Vec<String>,
+}
+
+impl Out<'_> {
+    fn bad(&mut self, problem: String) {
+        self.summary.bad_records += 1;
+        self.problems.push(problem);
+    }
+
+    /// A record with `eventSource` but without these other fields.
+    fn incomplete(&mut self, missing: &[&str]) {
+        if !missing.is_empty() {
+            self.summary.incomplete_records += 1;
+            self.problems.push(format!(
+                "event {}: record without `{}` (replayed all the same)",
+                self.n,
+                missing.join("`, `")
+            ));
+        }
+    }
+
+    fn outcomes(&mut self, outcomes: Vec<Outcome>, bucket: &str, keep_alerts: bool) {
         for outcome in outcomes {
             match outcome {
                 Outcome::Alert(alert) => {
-                    summary.add_alert(&alert, bucket);
-                    if self.keep_alerts {
-                        alerts.push(*alert);
+                    self.summary.add_alert(&alert, bucket);
+                    if keep_alerts {
+                        self.alerts.push(*alert);
                     }
                 }
-                Outcome::Suppressed { rule, .. } => summary.rule(&rule).suppressed += 1,
+                Outcome::Suppressed { rule, .. } => self.summary.rule(&rule).suppressed += 1,
                 Outcome::Failed { rule, error } => {
-                    summary.rule(&rule).failed += 1;
-                    problems.push(format!(
-                        "error: rule `{rule}` matched event {n} but its alert failed: {error}"
+                    self.summary.rule(&rule).failed += 1;
+                    self.problems.push(format!(
+                        "error: rule `{rule}` matched event {} but its alert failed: {error}",
+                        self.n
                     ));
                 }
             }

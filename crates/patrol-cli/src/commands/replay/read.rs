@@ -23,6 +23,10 @@ use super::raw::{self, RawRecord};
 /// Documents up to this size (decompressed) are parsed from memory; larger ones stream.
 const SLURP_LIMIT: u64 = 16 << 20;
 
+/// Gzip files up to this size are read whole and inflated in one call when they hold a
+/// document under [`SLURP_LIMIT`] ([`gunzip_whole`]).
+const GZIP_SLURP_LIMIT: u64 = 8 << 20;
+
 /// How an input's text is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
@@ -121,6 +125,26 @@ fn read_counted(
         .fill_buf()
         .map_err(|e| format!("cannot read: {e}"))?;
     let gzip = head.starts_with(&[0x1f, 0x8b]);
+    if gzip && layout == Layout::Document {
+        // The usual CloudTrail file: small enough to inflate in one call, which is
+        // several times faster than streaming. Anything else streams as before.
+        let mut stored = Vec::new();
+        let whole = (&mut buffered)
+            .take(GZIP_SLURP_LIMIT)
+            .read_to_end(&mut stored)
+            .is_ok_and(|n| (n as u64) < GZIP_SLURP_LIMIT);
+        if whole && let Some(text) = gunzip_whole(&stored, SLURP_LIMIT) {
+            decoded.set(text.len() as u64);
+            return read_text(&text, fast, emit);
+        }
+        let text = Counting {
+            inner: MultiGzDecoder::new(Cursor::new(stored).chain(buffered)),
+            count: decoded,
+        };
+        return read_document(text, fast, emit, &|e| {
+            format!("truncated or corrupt gzip: {e}")
+        });
+    }
     let plain: Box<dyn Read + '_> = if gzip {
         Box::new(MultiGzDecoder::new(buffered))
     } else {
@@ -141,6 +165,57 @@ fn read_counted(
         Layout::Lines => read_lines(text, &mut |e| emit(Item::Event(e)), &io_error),
         Layout::Document => read_document(text, fast, emit, &io_error),
     }
+}
+
+/// A gzip file read whole, inflated in one call: `None` unless it is exactly one gzip
+/// member that inflates to less than `limit` bytes with the length and CRC-32 its trailer
+/// states. Whatever else it may be (several members, damage, a lying trailer) is then
+/// left to the streaming reader, which reads it the standard way and says what is wrong.
+fn gunzip_whole(gz: &[u8], limit: u64) -> Option<Vec<u8>> {
+    let le32 = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(gz.get(at..at + 4)?.try_into().ok()?))
+    };
+    // RFC 1952: magic, deflate, flags (the reserved ones must be clear), then the
+    // optional extra field, name, comment and header CRC.
+    let flags = *gz.get(3)?;
+    if gz.get(..3)? != [0x1f, 0x8b, 8] || flags & 0xe0 != 0 {
+        return None;
+    }
+    let mut pos = 10;
+    if flags & 0x04 != 0 {
+        let xlen = u16::from_le_bytes([*gz.get(10)?, *gz.get(11)?]);
+        pos += 2 + usize::from(xlen);
+    }
+    for flag in [0x08, 0x10] {
+        if flags & flag != 0 {
+            pos += gz.get(pos..)?.iter().position(|&b| b == 0)? + 1;
+        }
+    }
+    if flags & 0x02 != 0 {
+        pos += 2;
+    }
+    let trailer = gz.len().checked_sub(8)?;
+    let body = gz.get(pos..trailer)?;
+    let size = le32(trailer + 4)?;
+    if u64::from(size) >= limit {
+        return None;
+    }
+    // One byte more than the trailer says, so that a longer stream cannot end in it.
+    let mut text = Vec::with_capacity(size as usize + 1);
+    let mut inflate = flate2::Decompress::new(false);
+    let status = inflate
+        .decompress_vec(body, &mut text, flate2::FlushDecompress::Finish)
+        .ok()?;
+    // The stream ends exactly where the trailer starts: one member, nothing after it.
+    if status != flate2::Status::StreamEnd
+        || inflate.total_in() != body.len() as u64
+        || text.len() != size as usize
+    {
+        return None;
+    }
+    let mut crc = flate2::Crc::new();
+    crc.update(&text);
+    (crc.sum() == le32(trailer)?).then_some(text)
 }
 
 fn read_lines(
@@ -190,16 +265,7 @@ fn read_document(
             });
             Err(io_error(e))
         }
-        Ok(n) if (n as u64) < SLURP_LIMIT => {
-            if fast && let Some(records) = raw::records(&head) {
-                records.into_iter().for_each(|r| emit_item(Item::Raw(r)));
-                return Ok(());
-            }
-            parse(serde_json::Deserializer::from_slice(&head), &mut |e| {
-                emit_item(Item::Event(e));
-            })
-            .map_err(|e| json_error(&e))
-        }
+        Ok(n) if (n as u64) < SLURP_LIMIT => read_text(&head, fast, emit_item),
         Ok(_) => parse(
             serde_json::Deserializer::from_reader(Cursor::new(head).chain(text)),
             &mut |e| emit_item(Item::Event(e)),
@@ -212,6 +278,18 @@ fn read_document(
             }
         }),
     }
+}
+
+/// A whole document in memory.
+fn read_text(text: &[u8], fast: bool, emit_item: &mut dyn FnMut(Item<'_>)) -> Result<(), String> {
+    if fast && let Some(records) = raw::records(text) {
+        records.into_iter().for_each(|r| emit_item(Item::Raw(r)));
+        return Ok(());
+    }
+    parse(serde_json::Deserializer::from_slice(text), &mut |e| {
+        emit_item(Item::Event(e));
+    })
+    .map_err(|e| json_error(&e))
 }
 
 fn json_error(e: &serde_json::Error) -> String {
@@ -389,6 +467,48 @@ mod tests {
         assert!(doc.len() as u64 > SLURP_LIMIT);
         let (events, r) = read(doc.as_bytes(), Layout::Document);
         assert_eq!((events.len(), r), (20, Ok(())));
+    }
+
+    /// One-call inflation takes exactly one clean member; everything else is left to the
+    /// streaming reader, which still reads all of it (several members) or reports it.
+    #[test]
+    fn whole_gzip_files_inflate_in_one_call_only_when_clean() {
+        let doc = br#"{"Records": [{"eventSource": "s3.amazonaws.com"}, {"eventSource": "iam.amazonaws.com"}]}"#;
+        let gz = gzip(doc);
+        assert_eq!(gunzip_whole(&gz, SLURP_LIMIT).as_deref(), Some(&doc[..]));
+        // A file name in the header (`gzip -N`).
+        let mut named = flate2::GzBuilder::new()
+            .filename("x.json")
+            .comment("c")
+            .extra(vec![1, 2, 3])
+            .write(Vec::new(), flate2::Compression::default());
+        named.write_all(doc).ok();
+        let named = named.finish().unwrap_or_default();
+        assert_eq!(gunzip_whole(&named, SLURP_LIMIT).as_deref(), Some(&doc[..]));
+        // Two members (even identical ones): not in one call, but the reader gets both.
+        let two = [gz.clone(), gz.clone()].concat();
+        assert_eq!(gunzip_whole(&two, SLURP_LIMIT), None);
+        let (half, rest) = doc.split_at(doc.len() / 2);
+        let split = [gzip(half), gzip(rest)].concat();
+        assert_eq!(gunzip_whole(&split, SLURP_LIMIT), None);
+        let (events, r) = read(&split, Layout::Document);
+        assert_eq!((events.len(), r), (2, Ok(())));
+        // A wrong CRC, a wrong length, a cut-off file, over the limit.
+        let n = gz.len();
+        let mut bad_crc = gz.clone();
+        bad_crc[n - 8] ^= 1;
+        let mut bad_len = gz.clone();
+        bad_len[n - 4] ^= 1;
+        for bad in [&bad_crc[..], &bad_len[..], &gz[..n - 9], &gz[..n / 2]] {
+            assert_eq!(gunzip_whole(bad, SLURP_LIMIT), None);
+        }
+        assert_eq!(gunzip_whole(&gz, doc.len() as u64), None);
+        let (events, r) = read(&bad_crc, Layout::Document);
+        assert!(
+            r.as_ref().is_err_and(|e| e.contains("corrupt gzip")),
+            "{r:?}"
+        );
+        assert!(events.len() <= 2);
     }
 
     #[test]

@@ -45,7 +45,6 @@ fn replay_from(
         Ok(m) => m,
         Err(code) => bail!("rules.toml does not validate: {code:?}"),
     };
-    let prefilter = Prefilter::new(&manifest)?;
     let mut inputs = Vec::new();
     let mut pruned = 0;
     let mut s3 = s3;
@@ -54,7 +53,7 @@ fn replay_from(
     }
     let worker = Worker {
         engine: &engine,
-        prefilter: fast.then_some(&prefilter),
+        fast,
         window,
         s3: s3.as_ref(),
         keep_alerts: true,
@@ -173,10 +172,9 @@ fn rule_filter_keeps_only_the_named_rules() -> anyhow::Result<()> {
     };
     m.rules.retain(|r| r.id == "unauthorized-api-call");
     let engine = Engine::new(&m)?;
-    let prefilter = Prefilter::new(&m)?;
     let worker = Worker {
         engine: &engine,
-        prefilter: Some(&prefilter),
+        fast: true,
         window: &Window::default(),
         s3: None,
         keep_alerts: true,
