@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::condition::ConditionError;
-use crate::event;
 use crate::manifest::{Rule, Severity};
 use crate::template::{self, TemplateError};
 
@@ -46,43 +45,46 @@ pub enum AlertError {
 
 /// The template and condition context for a rule and an event.
 pub fn context(rule: &Rule, event: &Value) -> Value {
-    let rule_ctx = json!({
+    template::context(event, rule_context(rule), &rule.params)
+}
+
+/// What templates see as `rule`.
+pub(crate) fn rule_context(rule: &Rule) -> Value {
+    json!({
         "id": rule.id,
         "severity": rule.severity,
         "description": rule.description,
-    });
-    template::context(event, rule_ctx, &rule.params)
+    })
 }
 
 /// Builds the alert a rule raises for an event (pattern and condition already passed).
 pub fn build(rule: &Rule, event: &Value) -> Result<Alert, TemplateError> {
-    build_in(rule, event, &std::sync::Arc::new(context(rule, event)))
+    build_in(rule, &std::sync::Arc::new(context(rule, event)))
 }
 
-pub(crate) fn build_in(
-    rule: &Rule,
-    event: &Value,
-    ctx: &std::sync::Arc<Value>,
-) -> Result<Alert, TemplateError> {
+/// The alert for the event in `ctx` (a context for `rule`: [`context`]).
+pub(crate) fn build_in(rule: &Rule, ctx: &std::sync::Arc<Value>) -> Result<Alert, TemplateError> {
     let message = template::render_shared(&rule.message, ctx)?;
+    let event = ctx.get("event").unwrap_or(&Value::Null);
     let s = |v: Option<&Value>| {
         v.and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
+    let fact = |name: &str| ctx.get(name).and_then(Value::as_str).map(str::to_owned);
     Ok(Alert {
         rule: rule.id.clone(),
         severity: rule.severity,
         title: rule.description.clone(),
         message,
-        actor: event::actor(event),
-        source_ip: event::source_ip(event),
+        actor: fact("actor"),
+        source_ip: fact("source_ip"),
         account: s(event.get("account")),
         region: s(event.get("region")),
         time: s(event.get("time")),
         event_id: s(event.pointer("/detail/eventID")).or_else(|| s(event.get("id"))),
         event_name: s(event.pointer("/detail/eventName")),
-        console_url: event::console_url(event),
+        console_url: fact("console_url"),
         runbook: rule.runbook.clone(),
         dedup_key: match &rule.dedup {
             Some(d) => Some(template::render_shared(&d.key, ctx)?),

@@ -28,6 +28,8 @@ pub enum ConditionError {
 pub struct Condition {
     source: String,
     program: Program,
+    /// The variables the expression reads: only these are converted for CEL.
+    variables: Vec<String>,
 }
 
 impl std::fmt::Debug for Condition {
@@ -64,9 +66,16 @@ impl Condition {
                 .map(ConditionError::UnknownVariable)
                 .collect());
         }
+        let variables = program
+            .references()
+            .variables()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         Ok(Condition {
             source: source.to_owned(),
             program,
+            variables,
         })
     }
 
@@ -77,15 +86,13 @@ impl Condition {
     /// Evaluates the condition on a template context ([`crate::template::context`]).
     pub fn eval(&self, context: &Value) -> Result<bool, ConditionError> {
         let mut ctx = Context::default();
-        if let Value::Object(vars) = context {
-            for (name, value) in vars {
-                // Only identifiers can be referenced; `detail-type` is reachable as
-                // `event["detail-type"]`.
-                if KNOWN_VARIABLES.contains(&name.as_str()) {
-                    let v = cel::to_value(value)
-                        .map_err(|e| ConditionError::Evaluation(e.to_string()))?;
-                    ctx.add_variable_from_value(name.clone(), v);
-                }
+        // Only identifiers can be referenced; `detail-type` is reachable as
+        // `event["detail-type"]`.
+        for name in &self.variables {
+            if let Some(value) = crate::template::lookup(context, name) {
+                let v =
+                    cel::to_value(value).map_err(|e| ConditionError::Evaluation(e.to_string()))?;
+                ctx.add_variable_from_value(name.clone(), v);
             }
         }
         match self.program.execute(&ctx) {

@@ -103,9 +103,28 @@ impl Engine {
     /// suppressions, condition, template). `today` (`YYYY-MM-DD`) decides which
     /// suppressions have expired: the real date for tests, the event's date for replays.
     pub fn evaluate(&self, event: &Value, today: &str) -> Vec<Outcome> {
-        self.delivered_to(event)
+        let rules = self.delivered_to(event);
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        self.evaluate_for(rules, event.clone(), today)
+    }
+
+    /// [`Engine::evaluate`] for an event the caller no longer needs: nothing is copied.
+    pub fn evaluate_owned(&self, event: Value, today: &str) -> Vec<Outcome> {
+        let rules = self.delivered_to(&event);
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        self.evaluate_for(rules, event, today)
+    }
+
+    fn evaluate_for(&self, rules: Vec<&CompiledRule>, event: Value, today: &str) -> Vec<Outcome> {
+        // One context for every rule the event reaches.
+        let mut ctx = std::sync::Arc::new(crate::template::event_context(event));
+        rules
             .into_iter()
-            .filter_map(|r| match r.evaluate(event, today) {
+            .filter_map(|r| match r.evaluate_in(&mut ctx, today) {
                 Ok(Verdict::Alert(a)) => Some(Outcome::Alert(a)),
                 Ok(Verdict::Suppressed { owner, .. }) => Some(Outcome::Suppressed {
                     rule: r.rule.id.clone(),

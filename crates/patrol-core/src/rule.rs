@@ -6,11 +6,14 @@
 //! does not suppress it, so a careless suppression can never hide an alert. A condition
 //! that errors fails the rule loudly instead ([`AlertError`]).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::alert::{self, Alert, AlertError};
 use crate::condition::Condition;
 use crate::manifest::{Rule, Suppression};
+use crate::template;
 
 #[derive(Debug)]
 pub struct CompiledRule {
@@ -54,9 +57,25 @@ impl CompiledRule {
 
     /// `today` (`YYYY-MM-DD`) decides which suppressions have expired.
     pub fn evaluate(&self, event: &Value, today: &str) -> Result<Verdict, AlertError> {
-        let ctx = std::sync::Arc::new(alert::context(&self.rule, event));
+        let mut ctx = Arc::new(template::event_context(event.clone()));
+        self.evaluate_in(&mut ctx, today)
+    }
+
+    /// [`CompiledRule::evaluate`] on an event's context ([`template::event_context`]),
+    /// which the rules an event reaches share: this one's `rule` and `params` are put
+    /// into it in place.
+    pub fn evaluate_in(&self, ctx: &mut Arc<Value>, today: &str) -> Result<Verdict, AlertError> {
+        let rule = alert::rule_context(&self.rule);
+        match Arc::get_mut(ctx) {
+            Some(c) => template::set_rule(c, rule, &self.rule.params),
+            None => {
+                let mut c = Value::clone(ctx);
+                template::set_rule(&mut c, rule, &self.rule.params);
+                *ctx = Arc::new(c);
+            }
+        }
         for (s, c) in &self.suppressions {
-            if s.expires.as_str() >= today && c.eval(&ctx) == Ok(true) {
+            if s.expires.as_str() >= today && c.eval(ctx) == Ok(true) {
                 return Ok(Verdict::Suppressed {
                     owner: s.owner.clone(),
                     reason: s.reason.clone(),
@@ -64,13 +83,11 @@ impl CompiledRule {
             }
         }
         if let Some(c) = &self.condition
-            && !c.eval(&ctx)?
+            && !c.eval(ctx)?
         {
             return Ok(Verdict::ConditionFalse);
         }
-        Ok(Verdict::Alert(Box::new(alert::build_in(
-            &self.rule, event, &ctx,
-        )?)))
+        Ok(Verdict::Alert(Box::new(alert::build_in(&self.rule, ctx)?)))
     }
 }
 

@@ -76,20 +76,39 @@ pub fn check(template: &str) -> Vec<TemplateError> {
         .collect()
 }
 
-/// The template context for an event.
+/// The template context for an event and a rule (see [`event_context`]).
 pub fn context(event: &Value, rule: Value, params: &Map<String, Value>) -> Value {
-    let mut ctx = match event {
-        Value::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    ctx.insert("event".into(), event.clone());
+    let mut ctx = event_context(event.clone());
+    set_rule(&mut ctx, rule, params);
+    ctx
+}
+
+/// The context of an event, without the rule: the event itself as `event`, and the facts
+/// Patrol derives (`actor`, `source_ip`, `console_url`). The event's own top-level fields
+/// (`detail`, `account`, …) are read through `event` ([`lookup`]) rather than copied, so
+/// making a context copies nothing.
+pub fn event_context(event: Value) -> Value {
     let opt = |v: Option<String>| v.map_or(Value::Null, Value::String);
-    ctx.insert("actor".into(), opt(crate::event::actor(event)));
-    ctx.insert("source_ip".into(), opt(crate::event::source_ip(event)));
-    ctx.insert("console_url".into(), opt(crate::event::console_url(event)));
-    ctx.insert("rule".into(), rule);
-    ctx.insert("params".into(), Value::Object(params.clone()));
+    let mut ctx = Map::new();
+    ctx.insert("actor".into(), opt(crate::event::actor(&event)));
+    ctx.insert("source_ip".into(), opt(crate::event::source_ip(&event)));
+    ctx.insert("console_url".into(), opt(crate::event::console_url(&event)));
+    ctx.insert("event".into(), event);
     Value::Object(ctx)
+}
+
+/// Puts the rule (`rule.id`, …) and its `params` into a context.
+pub fn set_rule(ctx: &mut Value, rule: Value, params: &Map<String, Value>) {
+    if let Value::Object(m) = ctx {
+        m.insert("rule".into(), rule);
+        m.insert("params".into(), Value::Object(params.clone()));
+    }
+}
+
+/// A top-level variable of a context: Patrol's own names first, then the event's
+/// top-level fields.
+pub fn lookup<'c>(ctx: &'c Value, name: &str) -> Option<&'c Value> {
+    ctx.get(name).or_else(|| ctx.get("event")?.get(name))
 }
 
 pub fn render(template: &str, context: &Value) -> Result<String, TemplateError> {
@@ -186,10 +205,13 @@ impl Json {
         }
     }
 
+    /// The value at `path`; the root is a context, whose variables are found by
+    /// [`lookup`].
     fn get(&self) -> &Value {
         let mut v: &Value = &self.root;
-        for step in &self.path {
+        for (n, step) in self.path.iter().enumerate() {
             let next = match step {
+                Step::Key(k) if n == 0 => lookup(v, k),
                 Step::Key(k) => v.get(k.as_str()),
                 Step::Index(i) => v.get(*i),
             };
@@ -215,6 +237,10 @@ impl Object for Json {
     }
 
     fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        if self.path.is_empty() {
+            let k = key.as_str()?;
+            return lookup(&self.root, k).map(|v| self.child(Step::Key(k.to_owned()), v));
+        }
         match self.get() {
             Value::Object(m) => {
                 let k = key.as_str()?;
@@ -229,6 +255,21 @@ impl Object for Json {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
+        if self.path.is_empty() {
+            let mut keys: Vec<&str> = self
+                .root
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .map(String::as_str)
+                .collect();
+            if let Some(Value::Object(event)) = self.root.get("event") {
+                keys.extend(event.keys().map(String::as_str));
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            return Enumerator::Values(keys.into_iter().map(minijinja::Value::from).collect());
+        }
         match self.get() {
             Value::Object(m) => Enumerator::Values(
                 m.keys()
@@ -257,6 +298,41 @@ mod tests {
         assert_eq!(out.as_deref(), Ok("StopLogging in 1 on !"));
     }
 
+    /// A context with the event's top-level fields copied beside Patrol's names (what
+    /// [`lookup`] reads through).
+    fn flat(ctx: &Value) -> Value {
+        let mut m = ctx
+            .get("event")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (k, v) in ctx.as_object().into_iter().flatten() {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+
+    /// Patrol's own names come before the event's fields of the same name; the event's
+    /// fields are all there.
+    #[test]
+    fn context_reads_event_fields_through_event() {
+        let event =
+            json!({"account": "1", "rule": "event's", "actor": "event's", "detail-type": "x"});
+        let ctx = context(&event, json!({"id": "r"}), &Map::new());
+        assert_eq!(lookup(&ctx, "account"), Some(&json!("1")));
+        assert_eq!(lookup(&ctx, "rule"), Some(&json!({"id": "r"})));
+        assert_eq!(lookup(&ctx, "actor"), Some(&Value::Null));
+        assert_eq!(lookup(&ctx, "nope"), None);
+        assert_eq!(
+            render(
+                "{{ account }} {{ rule.id }} {{ event.rule }} {{ event['detail-type'] }}",
+                &ctx
+            )
+            .as_deref(),
+            Ok("1 r event's x")
+        );
+    }
+
     /// Reading fields lazily renders exactly what converting the whole context does.
     #[test]
     fn lazy_context_renders_as_a_converted_one() {
@@ -280,7 +356,7 @@ mod tests {
             let whole = environment()
                 .render_str(
                     template,
-                    minijinja::Value::from(minijinja::value::Serde(&ctx)),
+                    minijinja::Value::from(minijinja::value::Serde(&flat(&ctx))),
                 )
                 .map(|s| s.trim().to_owned())
                 .map_err(|e| render_error(e).to_string());

@@ -414,7 +414,7 @@ impl Worker<'_> {
             .and_then(|v| patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string()))
         {
             Ok(event) => {
-                let outcomes = self.engine.evaluate(&event, &day.today);
+                let outcomes = self.engine.evaluate_owned(event, &day.today);
                 out.outcomes(outcomes, day.bucket, self.keep_alerts);
             }
             Err(e) => out.problems.push(format!("event {}: {e}", out.n)),
