@@ -48,11 +48,11 @@ pub fn records(doc: &[u8]) -> Option<Vec<RawRecord<'_>>> {
             if doc.get(pos) != Some(&b'{') {
                 return None;
             }
-            let end = skip::container_end(doc, pos)?;
-            let json = doc.get(pos..end)?;
+            // Reading the head walks the record's members, which finds its end too.
+            let (head, end) = Head::read(doc, pos)?;
             out.push(RawRecord {
-                head: Head::read(json)?,
-                json,
+                head,
+                json: doc.get(pos..end)?,
             });
             pos = skip_ws(doc, end);
             match doc.get(pos) {
@@ -103,30 +103,32 @@ fn value_end(b: &[u8], at: usize) -> Option<usize> {
     }
 }
 
-/// The members of the object `obj` (valid JSON): each name's raw text (between the
-/// quotes) and its value's text, in order; `None` stops at the first name with an escape,
-/// which only the general path can compare.
+/// The members of the object at `at` in `b` (valid JSON): each name's raw text (between
+/// the quotes) and its value's text, in order; then the position just past the object.
+/// `None` stops at the first name with an escape, which only the general path can
+/// compare.
 fn members<'a>(
-    obj: &'a [u8],
+    b: &'a [u8],
+    at: usize,
     each: &mut dyn FnMut(&'a [u8], &'a [u8]) -> Option<()>,
-) -> Option<()> {
-    let mut pos = skip_ws(obj, expect(obj, 0, b"{")?);
-    if obj.get(pos) == Some(&b'}') {
-        return Some(());
+) -> Option<usize> {
+    let mut pos = skip_ws(b, expect(b, at, b"{")?);
+    if b.get(pos) == Some(&b'}') {
+        return Some(pos + 1);
     }
     loop {
-        let name_end = skip::string_end(obj, pos)?;
-        let name = obj.get(pos + 1..name_end - 1)?;
+        let name_end = skip::string_end(b, pos)?;
+        let name = b.get(pos + 1..name_end - 1)?;
         if name.contains(&b'\\') {
             return None;
         }
-        pos = skip_ws(obj, expect(obj, skip_ws(obj, name_end), b":")?);
-        let end = value_end(obj, pos)?;
-        each(name, obj.get(pos..end)?)?;
-        pos = skip_ws(obj, end);
-        match obj.get(pos)? {
-            b',' => pos = skip_ws(obj, pos + 1),
-            b'}' => return Some(()),
+        pos = skip_ws(b, expect(b, skip_ws(b, name_end), b":")?);
+        let end = value_end(b, pos)?;
+        each(name, b.get(pos..end)?)?;
+        pos = skip_ws(b, end);
+        match b.get(pos)? {
+            b',' => pos = skip_ws(b, pos + 1),
+            b'}' => return Some(pos + 1),
             _ => return None,
         }
     }
@@ -191,14 +193,14 @@ impl<'a> Field<'a> {
 }
 
 impl<'a> Head<'a> {
-    /// The head of the record `json` (valid JSON, an object); `None` for a record that
-    /// repeats a field the head reads (a `Value` keeps the last, the general path's
-    /// concern), names one with an escape, or is an EventBridge event (`detail-type` and
-    /// `detail`), which is read whole.
-    fn read(json: &'a [u8]) -> Option<Head<'a>> {
+    /// The head of the record at `at` in `doc` (valid JSON, an object), and where the
+    /// record ends; `None` for a record that repeats a field the head reads (a `Value`
+    /// keeps the last, the general path's concern), names one with an escape, or is an
+    /// EventBridge event (`detail-type` and `detail`), which is read whole.
+    fn read(doc: &'a [u8], at: usize) -> Option<(Head<'a>, usize)> {
         let mut head = Head::default();
         let (mut detail_type, mut detail) = (false, false);
-        members(json, &mut |name, value| {
+        let end = members(doc, at, &mut |name, value| {
             let slot = match name {
                 b"eventType" => &mut head.event_type,
                 b"eventSource" => &mut head.event_source,
@@ -229,7 +231,7 @@ impl<'a> Head<'a> {
             *slot = Field::read(value)?;
             Some(())
         })?;
-        (!(detail_type && detail)).then_some(head)
+        (!(detail_type && detail)).then_some((head, end))
     }
 
     /// The record's `eventTime` as the wrapped event's `time` ("" when not a string).
@@ -297,7 +299,7 @@ impl<'a> Identity<'a> {
             return Some(Identity::Other);
         }
         let mut account_id = Field::Absent;
-        members(raw, &mut |name, value| {
+        members(raw, 0, &mut |name, value| {
             if name == b"accountId" {
                 account_id = Field::read(value)?;
             }
