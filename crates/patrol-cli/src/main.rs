@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: `patrol replay` builds and drops an event and
+/// an alert for each matching record, and replays 8% faster with it (peak RSS about 90 MB
+/// instead of 40 on 2 cores).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "patrol",

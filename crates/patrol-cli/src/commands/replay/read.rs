@@ -9,7 +9,7 @@
 //! Replay may ask for the records of a usual CloudTrail file raw instead ([`Item::Raw`],
 //! see `raw`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{BufRead, BufReader, Cursor, Read};
 
@@ -128,22 +128,28 @@ fn read_counted(
     if gzip && layout == Layout::Document {
         // The usual CloudTrail file: small enough to inflate in one call, which is
         // several times faster than streaming. Anything else streams as before.
-        let mut stored = Vec::new();
+        let mut w = WHOLE.with(RefCell::take);
+        w.stored.clear();
         let whole = (&mut buffered)
             .take(GZIP_SLURP_LIMIT)
-            .read_to_end(&mut stored)
+            .read_to_end(&mut w.stored)
             .is_ok_and(|n| (n as u64) < GZIP_SLURP_LIMIT);
-        if whole && let Some(text) = gunzip_whole(&stored, SLURP_LIMIT) {
-            decoded.set(text.len() as u64);
-            return read_text(&text, fast, emit);
-        }
-        let text = Counting {
-            inner: MultiGzDecoder::new(Cursor::new(stored).chain(buffered)),
-            count: decoded,
+        let result = if whole && gunzip_whole(&w.stored, SLURP_LIMIT, &mut w.inflate, &mut w.text) {
+            decoded.set(w.text.len() as u64);
+            read_text(&w.text, fast, emit)
+        } else {
+            let text = Counting {
+                inner: MultiGzDecoder::new(Cursor::new(&w.stored[..]).chain(buffered)),
+                count: decoded,
+            };
+            read_document(text, fast, emit, &|e| {
+                format!("truncated or corrupt gzip: {e}")
+            })
         };
-        return read_document(text, fast, emit, &|e| {
-            format!("truncated or corrupt gzip: {e}")
-        });
+        if w.stored.capacity().max(w.text.capacity()) <= KEEP_CAPACITY {
+            WHOLE.with(|c| c.replace(w));
+        }
+        return result;
     }
     let plain: Box<dyn Read + '_> = if gzip {
         Box::new(MultiGzDecoder::new(buffered))
@@ -167,11 +173,44 @@ fn read_counted(
     }
 }
 
-/// A gzip file read whole, inflated in one call: `None` unless it is exactly one gzip
-/// member that inflates to less than `limit` bytes with the length and CRC-32 its trailer
-/// states. Whatever else it may be (several members, damage, a lying trailer) is then
-/// left to the streaming reader, which reads it the standard way and says what is wrong.
-fn gunzip_whole(gz: &[u8], limit: u64) -> Option<Vec<u8>> {
+/// What a worker thread keeps from one gzip file to the next: allocating a file's worth
+/// of memory (and a fresh inflater) for every file cost more than the malloc calls are
+/// worth.
+#[derive(Default)]
+struct Whole {
+    stored: Vec<u8>,
+    text: Vec<u8>,
+    inflate: Option<flate2::Decompress>,
+}
+
+thread_local! {
+    static WHOLE: RefCell<Whole> = RefCell::new(Whole::default());
+}
+
+/// Buffers larger than this (from an unusually large file) are not kept.
+const KEEP_CAPACITY: usize = 32 << 20;
+
+/// A gzip file read whole, inflated in one call into `text`: false unless it is exactly
+/// one gzip member that inflates to less than `limit` bytes with the length and CRC-32
+/// its trailer states. Whatever else it may be (several members, damage, a lying
+/// trailer) is then left to the streaming reader, which reads it the standard way and
+/// says what is wrong.
+fn gunzip_whole(
+    gz: &[u8],
+    limit: u64,
+    inflate: &mut Option<flate2::Decompress>,
+    text: &mut Vec<u8>,
+) -> bool {
+    text.clear();
+    gunzip_into(gz, limit, inflate, text).is_some()
+}
+
+fn gunzip_into(
+    gz: &[u8],
+    limit: u64,
+    inflate: &mut Option<flate2::Decompress>,
+    text: &mut Vec<u8>,
+) -> Option<()> {
     let le32 = |at: usize| -> Option<u32> {
         Some(u32::from_le_bytes(gz.get(at..at + 4)?.try_into().ok()?))
     };
@@ -201,10 +240,11 @@ fn gunzip_whole(gz: &[u8], limit: u64) -> Option<Vec<u8>> {
         return None;
     }
     // One byte more than the trailer says, so that a longer stream cannot end in it.
-    let mut text = Vec::with_capacity(size as usize + 1);
-    let mut inflate = flate2::Decompress::new(false);
+    text.reserve(size as usize + 1);
+    let inflate = inflate.get_or_insert_with(|| flate2::Decompress::new(false));
+    inflate.reset(false);
     let status = inflate
-        .decompress_vec(body, &mut text, flate2::FlushDecompress::Finish)
+        .decompress_vec(body, text, flate2::FlushDecompress::Finish)
         .ok()?;
     // The stream ends exactly where the trailer starts: one member, nothing after it.
     if status != flate2::Status::StreamEnd
@@ -214,8 +254,8 @@ fn gunzip_whole(gz: &[u8], limit: u64) -> Option<Vec<u8>> {
         return None;
     }
     let mut crc = flate2::Crc::new();
-    crc.update(&text);
-    (crc.sum() == le32(trailer)?).then_some(text)
+    crc.update(text);
+    (crc.sum() == le32(trailer)?).then_some(())
 }
 
 fn read_lines(
@@ -469,13 +509,18 @@ mod tests {
         assert_eq!((events.len(), r), (20, Ok(())));
     }
 
+    fn gunzip(gz: &[u8], limit: u64) -> Option<Vec<u8>> {
+        let mut text = b"left over".to_vec();
+        gunzip_whole(gz, limit, &mut None, &mut text).then_some(text)
+    }
+
     /// One-call inflation takes exactly one clean member; everything else is left to the
     /// streaming reader, which still reads all of it (several members) or reports it.
     #[test]
     fn whole_gzip_files_inflate_in_one_call_only_when_clean() {
         let doc = br#"{"Records": [{"eventSource": "s3.amazonaws.com"}, {"eventSource": "iam.amazonaws.com"}]}"#;
         let gz = gzip(doc);
-        assert_eq!(gunzip_whole(&gz, SLURP_LIMIT).as_deref(), Some(&doc[..]));
+        assert_eq!(gunzip(&gz, SLURP_LIMIT).as_deref(), Some(&doc[..]));
         // A file name in the header (`gzip -N`).
         let mut named = flate2::GzBuilder::new()
             .filename("x.json")
@@ -484,13 +529,13 @@ mod tests {
             .write(Vec::new(), flate2::Compression::default());
         named.write_all(doc).ok();
         let named = named.finish().unwrap_or_default();
-        assert_eq!(gunzip_whole(&named, SLURP_LIMIT).as_deref(), Some(&doc[..]));
+        assert_eq!(gunzip(&named, SLURP_LIMIT).as_deref(), Some(&doc[..]));
         // Two members (even identical ones): not in one call, but the reader gets both.
         let two = [gz.clone(), gz.clone()].concat();
-        assert_eq!(gunzip_whole(&two, SLURP_LIMIT), None);
+        assert_eq!(gunzip(&two, SLURP_LIMIT), None);
         let (half, rest) = doc.split_at(doc.len() / 2);
         let split = [gzip(half), gzip(rest)].concat();
-        assert_eq!(gunzip_whole(&split, SLURP_LIMIT), None);
+        assert_eq!(gunzip(&split, SLURP_LIMIT), None);
         let (events, r) = read(&split, Layout::Document);
         assert_eq!((events.len(), r), (2, Ok(())));
         // A wrong CRC, a wrong length, a cut-off file, over the limit.
@@ -500,9 +545,9 @@ mod tests {
         let mut bad_len = gz.clone();
         bad_len[n - 4] ^= 1;
         for bad in [&bad_crc[..], &bad_len[..], &gz[..n - 9], &gz[..n / 2]] {
-            assert_eq!(gunzip_whole(bad, SLURP_LIMIT), None);
+            assert_eq!(gunzip(bad, SLURP_LIMIT), None);
         }
-        assert_eq!(gunzip_whole(&gz, doc.len() as u64), None);
+        assert_eq!(gunzip(&gz, doc.len() as u64), None);
         let (events, r) = read(&bad_crc, Layout::Document);
         assert!(
             r.as_ref().is_err_and(|e| e.contains("corrupt gzip")),
