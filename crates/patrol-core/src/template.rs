@@ -48,6 +48,11 @@ pub enum TemplateError {
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // Templates are named by their own text, and minijinja picks HTML escaping for names
+    // ending in `.html`, `.htm` or `.xml`: a message ending "see runbook.html" would have
+    // escaped every event value in it. Alerts are plain text; the sinks escape for their
+    // own formats.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env
 }
 
@@ -362,6 +367,25 @@ mod tests {
                 .map_err(|e| render_error(e).to_string());
             let lazy = render(template, &ctx).map_err(|e| e.to_string());
             assert_eq!(lazy, whole, "{template}");
+        }
+    }
+
+    /// A template's text never turns on escaping (minijinja decides by template name,
+    /// and templates are named by their text).
+    #[test]
+    fn values_are_never_escaped_whatever_the_text_ends_with() {
+        let ctx = context(
+            &json!({"detail": {"a": "<b>\"x\"</b> & 'y'"}}),
+            json!({}),
+            &Map::new(),
+        );
+        for end in ["x.html", "x.htm", "x.xml", "x.html.j2", "x.json", "plain"] {
+            let t = format!("{{{{ detail.a }}}} see {end}");
+            assert_eq!(
+                render(&t, &ctx),
+                Ok(format!("<b>\"x\"</b> & 'y' see {end}")),
+                "{t}"
+            );
         }
     }
 
