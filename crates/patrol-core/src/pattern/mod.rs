@@ -55,25 +55,6 @@ mod wildcard;
 pub use matcher::Matcher;
 pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_CHARS};
 
-/// Finding where a JSON value ends in text that is already known to be valid JSON, with
-/// the pattern reader's own fast scanning (`patrol replay` cuts CloudTrail files into
-/// records with it). Neither function checks the text it passes over.
-pub mod skip {
-    /// For `at` on a `{` or `[`: the position just past its matching bracket; `None` if
-    /// the text ends first.
-    pub fn container_end(b: &[u8], at: usize) -> Option<usize> {
-        super::structure::container_end(b, at)
-    }
-
-    /// For `at` on a `"`: the position just past the quote that closes the string.
-    pub fn string_end(b: &[u8], at: usize) -> Option<usize> {
-        if b.get(at) != Some(&b'"') {
-            return None;
-        }
-        super::scan::string_end(b, at + 1).map(|p| p + 1)
-    }
-}
-
 /// A validated EventBridge event pattern (the AST).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pattern {

@@ -339,7 +339,7 @@ fn find_quote(b: &[u8], i: usize) -> Option<usize> {
 /// escaped when an odd run of backslashes comes right before it, so escapes need no
 /// decoding here.
 #[inline(always)]
-pub(crate) fn string_end(b: &[u8], start: usize) -> Option<usize> {
+fn string_end(b: &[u8], start: usize) -> Option<usize> {
     let mut i = start;
     loop {
         let p = find_quote(b, i)?;

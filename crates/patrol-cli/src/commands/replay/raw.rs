@@ -1,22 +1,25 @@
 //! The fast path for the usual input, a CloudTrail file `{"Records": [...]}` read whole.
-//! The document is checked once (serde_json, without building anything); then each record
-//! is cut out of the text with the pattern reader's skipping ([`skip`]) and only the few
-//! top-level fields replay needs are read ([`Head`]: those EventBridge's wrapping takes,
-//! and the ones whose absence is reported). The record is wrapped as EventBridge wraps it
-//! straight into text ([`Head::wrap_into`]), the engine's patterns run on that text, and
-//! only a record some pattern matches is built as a `Value` for the engine, which most
-//! records are not. Building every record was most of a replay's time.
+//! Each record is read in one serde_json pass that checks all of it but keeps only the few
+//! top-level fields replay needs ([`Head`]: those EventBridge's wrapping takes, and the
+//! ones whose absence is reported), borrowed from the text, and finds where it ends. The
+//! record is wrapped as EventBridge wraps it straight into text ([`Head::wrap_into`]), the
+//! engine's patterns run on that text, and only a record some pattern matches is built as
+//! a `Value` for the engine, which most records are not. Building every record was most
+//! of a replay's time.
 //!
-//! The results are the general path's exactly (tests compare both over the corpus):
-//! anything unusual (another document shape, a repeated or escaped field name that the
-//! head reads, an EventBridge event) sends the whole document the general way, which
-//! also reports what is wrong.
+//! The results are the general path's exactly (tests compare both over the fixture
+//! archive and the corpus): anything unusual (another document shape, a record that is
+//! not an object or repeats a field the head reads, an EventBridge event, text that is
+//! not JSON or not UTF-8) sends the whole document the general way, which also reports
+//! what is wrong.
 
 use std::borrow::Cow;
 
+use std::fmt;
+
 use patrol_core::event::{EventError, detail_type_for};
-use patrol_core::pattern::skip;
-use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// One record of a document: the fields replay reads, and the record's JSON text.
 #[derive(Debug)]
@@ -29,11 +32,8 @@ pub struct RawRecord<'a> {
 /// `{"Records": [ {…}, … ]}` with every record an object the fast path can read; `None`
 /// sends the whole document the general way.
 pub fn records(doc: &[u8]) -> Option<Vec<RawRecord<'_>>> {
-    // Everything below relies on valid JSON; this is also what reports a broken record
-    // (through the general path) even inside parts no pattern reads.
-    // (serde_json checks UTF-8 only in the strings it keeps, so that comes first.)
+    // serde_json checks UTF-8 only in the strings it keeps: the whole text first.
     let text = std::str::from_utf8(doc).ok()?;
-    serde_json::from_str::<IgnoredAny>(text).ok()?;
     let mut pos = skip_ws(doc, 0);
     let tokens: [&[u8]; 4] = [b"{", b"\"Records\"", b":", b"["];
     for token in tokens {
@@ -44,12 +44,18 @@ pub fn records(doc: &[u8]) -> Option<Vec<RawRecord<'_>>> {
         pos += 1;
     } else {
         loop {
-            // An array or a scalar is not a record the head can be read from.
+            // An array would fill `Head` by position: only objects take this path.
             if doc.get(pos) != Some(&b'{') {
                 return None;
             }
-            // Reading the head walks the record's members, which finds its end too.
-            let (head, end) = Head::read(doc, pos)?;
+            // One pass checks the whole record and reads its head.
+            let mut values =
+                serde_json::Deserializer::from_str(text.get(pos..)?).into_iter::<Head<'_>>();
+            let head = values.next()?.ok()?;
+            let end = pos + values.byte_offset();
+            if head.eventbridge {
+                return None;
+            }
             out.push(RawRecord {
                 head,
                 json: doc.get(pos..end)?,
@@ -85,55 +91,6 @@ fn expect(doc: &[u8], pos: usize, token: &[u8]) -> Option<usize> {
         .then_some(pos + token.len())
 }
 
-/// Just past the value that starts at `at` (valid JSON).
-fn value_end(b: &[u8], at: usize) -> Option<usize> {
-    match b.get(at)? {
-        b'"' => skip::string_end(b, at),
-        b'{' | b'[' => skip::container_end(b, at),
-        _ => {
-            let mut i = at;
-            while b
-                .get(i)
-                .is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
-            {
-                i += 1;
-            }
-            (i > at).then_some(i)
-        }
-    }
-}
-
-/// The members of the object at `at` in `b` (valid JSON): each name's raw text (between
-/// the quotes) and its value's text, in order; then the position just past the object.
-/// `None` stops at the first name with an escape, which only the general path can
-/// compare.
-fn members<'a>(
-    b: &'a [u8],
-    at: usize,
-    each: &mut dyn FnMut(&'a [u8], &'a [u8]) -> Option<()>,
-) -> Option<usize> {
-    let mut pos = skip_ws(b, expect(b, at, b"{")?);
-    if b.get(pos) == Some(&b'}') {
-        return Some(pos + 1);
-    }
-    loop {
-        let name_end = skip::string_end(b, pos)?;
-        let name = b.get(pos + 1..name_end - 1)?;
-        if name.contains(&b'\\') {
-            return None;
-        }
-        pos = skip_ws(b, expect(b, skip_ws(b, name_end), b":")?);
-        let end = value_end(b, pos)?;
-        each(name, b.get(pos..end)?)?;
-        pos = skip_ws(b, end);
-        match b.get(pos)? {
-            b',' => pos = skip_ws(b, pos + 1),
-            b'}' => return Some(pos + 1),
-            _ => return None,
-        }
-    }
-}
-
 /// A record's top-level fields that replay reads.
 #[derive(Debug, Default)]
 pub struct Head<'a> {
@@ -144,6 +101,8 @@ pub struct Head<'a> {
     pub aws_region: Field<'a>,
     pub recipient_account_id: Field<'a>,
     pub user_identity: Identity<'a>,
+    /// Both `detail-type` and `detail`: an EventBridge event, read whole.
+    eventbridge: bool,
 }
 
 /// A field's value as far as replay cares: absent, a string, or something else.
@@ -167,19 +126,6 @@ pub enum Identity<'a> {
 }
 
 impl<'a> Field<'a> {
-    /// From a value's text (valid JSON).
-    fn read(raw: &'a [u8]) -> Option<Field<'a>> {
-        if raw.first() != Some(&b'"') {
-            return Some(Field::Other);
-        }
-        let inner = raw.get(1..raw.len() - 1)?;
-        Some(Field::Str(if inner.contains(&b'\\') {
-            Cow::Owned(serde_json::from_slice::<String>(raw).ok()?)
-        } else {
-            Cow::Borrowed(std::str::from_utf8(inner).ok()?)
-        }))
-    }
-
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Field::Str(s) => Some(s),
@@ -193,47 +139,6 @@ impl<'a> Field<'a> {
 }
 
 impl<'a> Head<'a> {
-    /// The head of the record at `at` in `doc` (valid JSON, an object), and where the
-    /// record ends; `None` for a record that repeats a field the head reads (a `Value`
-    /// keeps the last, the general path's concern), names one with an escape, or is an
-    /// EventBridge event (`detail-type` and `detail`), which is read whole.
-    fn read(doc: &'a [u8], at: usize) -> Option<(Head<'a>, usize)> {
-        let mut head = Head::default();
-        let (mut detail_type, mut detail) = (false, false);
-        let end = members(doc, at, &mut |name, value| {
-            let slot = match name {
-                b"eventType" => &mut head.event_type,
-                b"eventSource" => &mut head.event_source,
-                b"eventTime" => &mut head.event_time,
-                b"eventID" => &mut head.event_id,
-                b"awsRegion" => &mut head.aws_region,
-                b"recipientAccountId" => &mut head.recipient_account_id,
-                b"userIdentity" => {
-                    if !matches!(head.user_identity, Identity::Absent) {
-                        return None;
-                    }
-                    head.user_identity = Identity::read(value)?;
-                    return Some(());
-                }
-                b"detail-type" => {
-                    detail_type = true;
-                    return Some(());
-                }
-                b"detail" => {
-                    detail = true;
-                    return Some(());
-                }
-                _ => return Some(()),
-            };
-            if !slot.is_absent() {
-                return None;
-            }
-            *slot = Field::read(value)?;
-            Some(())
-        })?;
-        (!(detail_type && detail)).then_some((head, end))
-    }
-
     /// The record's `eventTime` as the wrapped event's `time` ("" when not a string).
     pub fn time(&self) -> &str {
         self.event_time.as_str().unwrap_or("")
@@ -293,19 +198,226 @@ impl<'a> Head<'a> {
     }
 }
 
-impl<'a> Identity<'a> {
-    fn read(raw: &'a [u8]) -> Option<Identity<'a>> {
-        if raw.first() != Some(&b'{') {
-            return Some(Identity::Other);
-        }
-        let mut account_id = Field::Absent;
-        members(raw, 0, &mut |name, value| {
-            if name == b"accountId" {
-                account_id = Field::read(value)?;
+// Reading a record's head with serde: every value is checked, only the head's kept.
+
+/// The top-level names [`Head`] reads, matched without allocating.
+enum Name {
+    EventType,
+    EventSource,
+    EventTime,
+    EventId,
+    AwsRegion,
+    RecipientAccountId,
+    UserIdentity,
+    DetailType,
+    Detail,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
             }
-            Some(())
-        })?;
-        Some(Identity::Object { account_id })
+            fn visit_str<E>(self, v: &str) -> Result<Name, E> {
+                Ok(match v {
+                    "eventType" => Name::EventType,
+                    "eventSource" => Name::EventSource,
+                    "eventTime" => Name::EventTime,
+                    "eventID" => Name::EventId,
+                    "awsRegion" => Name::AwsRegion,
+                    "recipientAccountId" => Name::RecipientAccountId,
+                    "userIdentity" => Name::UserIdentity,
+                    "detail-type" => Name::DetailType,
+                    "detail" => Name::Detail,
+                    _ => Name::Other,
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A repeated field the head reads: the general path (a `Value` keeps the last) decides.
+fn duplicate<E: serde::de::Error>(name: &str) -> E {
+    E::custom(format_args!("duplicate field `{name}`"))
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Head<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Head<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a CloudTrail record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head<'de>, A::Error> {
+                let mut head = Head::default();
+                let (mut detail_type, mut detail) = (false, false);
+                while let Some(name) = map.next_key::<Name>()? {
+                    let (slot, key) = match name {
+                        Name::EventType => (&mut head.event_type, "eventType"),
+                        Name::EventSource => (&mut head.event_source, "eventSource"),
+                        Name::EventTime => (&mut head.event_time, "eventTime"),
+                        Name::EventId => (&mut head.event_id, "eventID"),
+                        Name::AwsRegion => (&mut head.aws_region, "awsRegion"),
+                        Name::RecipientAccountId => {
+                            (&mut head.recipient_account_id, "recipientAccountId")
+                        }
+                        Name::UserIdentity => {
+                            if !matches!(head.user_identity, Identity::Absent) {
+                                return Err(duplicate("userIdentity"));
+                            }
+                            head.user_identity = map.next_value()?;
+                            continue;
+                        }
+                        Name::DetailType | Name::Detail | Name::Other => {
+                            detail_type |= matches!(name, Name::DetailType);
+                            detail |= matches!(name, Name::Detail);
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if !slot.is_absent() {
+                        return Err(duplicate(key));
+                    }
+                    *slot = map.next_value()?;
+                }
+                head.eventbridge = detail_type && detail;
+                Ok(head)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+/// A value as a [`Field`]: strings kept (borrowed unless escaped), the rest checked.
+struct FieldVisitor;
+
+impl<'de> Visitor<'de> for FieldVisitor {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Field<'de>, E> {
+        Ok(Field::Str(Cow::Owned(v)))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Field<'de>, E> {
+        Ok(Field::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Field<'de>, E> {
+        Ok(Field::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Field<'de>, E> {
+        Ok(Field::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Field<'de>, E> {
+        Ok(Field::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Field<'de>, E> {
+        Ok(Field::Other)
+    }
+    fn visit_none<E>(self) -> Result<Field<'de>, E> {
+        Ok(Field::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Field::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Field::Other)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Identity<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(IdentityVisitor)
+    }
+}
+
+/// `userIdentity`: an object's `accountId` (the last one, as a `Value` keeps), or another
+/// value, checked.
+struct IdentityVisitor;
+
+impl<'de> Visitor<'de> for IdentityVisitor {
+    type Value = Identity<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Identity<'de>, A::Error> {
+        let mut account_id = Field::Absent;
+        while let Some(key) = map.next_key::<AccountId>()? {
+            if key.0 {
+                account_id = map.next_value()?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Identity::Object { account_id })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Identity<'de>, A::Error> {
+        FieldVisitor.visit_seq(seq).map(|_| Identity::Other)
+    }
+    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+    fn visit_none<E>(self) -> Result<Identity<'de>, E> {
+        Ok(Identity::Other)
+    }
+}
+
+/// Whether an object key is `accountId`, without allocating it.
+struct AccountId(bool);
+
+impl<'de> Deserialize<'de> for AccountId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AccountId;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<AccountId, E> {
+                Ok(AccountId(v == "accountId"))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -356,6 +468,15 @@ mod tests {
         assert_eq!(h.missing(), vec!["eventTime"]);
         assert!(r[1].json.ends_with(b"-1.5e3}"));
         assert_eq!(records(br#"{"Records":[]}"#).map(|r| r.len()), Some(0));
+        // Names are compared unescaped, as a `Value` compares them.
+        let r = records(
+            br#"{"Records": [{"event\u0053ource": "a", "userIdentity": {"account\u0049d": "1"}}]}"#,
+        )
+        .expect("fast path");
+        assert_eq!(r[0].head.event_source.as_str(), Some("a"));
+        assert!(
+            matches!(&r[0].head.user_identity, Identity::Object { account_id } if account_id.as_str() == Some("1"))
+        );
     }
 
     #[test]
@@ -367,8 +488,6 @@ mod tests {
             r#"{"Records": [["eventType"]]}"#,
             r#"{"Records": [{"eventSource": "a", "eventSource": "b"}]}"#,
             r#"{"Records": [{"userIdentity": {}, "userIdentity": {}}]}"#,
-            r#"{"Records": [{"event\u0053ource": "a"}]}"#,
-            r#"{"Records": [{"userIdentity": {"account\u0049d": "1"}}]}"#,
             r#"{"Records": [{"detail-type": "x", "detail": {}}]}"#,
             r#"{"Records": [{"a": 1}"#,
             r#"{"Records": [{"a": tru}]}"#,
