@@ -398,26 +398,26 @@ impl Worker<'_> {
                 Ok(b) => b,
                 Err(_) => &mut fresh,
             };
-            r.head.wrap_into(r.json, buf)?;
-            Ok::<_, patrol_core::event::EventError>(
-                self.count(r.head.time(), out.summary)
-                    .map(|day| (day, self.engine.may_match_json(buf))),
-            )
+            r.head.wrap_into(r.json, buf).map_err(|e| e.to_string())?;
+            let Some(day) = self.count(r.head.time(), out.summary) else {
+                return Ok(None);
+            };
+            if !self.engine.may_match_json(buf) {
+                return Ok(None);
+            }
+            // The wrapped text is the EventBridge event (tested equal to wrapping the
+            // record's `Value`): build it from there.
+            let event = serde_json::from_slice::<Value>(buf).map_err(|e| e.to_string());
+            Ok::<_, String>(Some((day, event)))
         });
-        let day = match wrapped {
-            Ok(Some((day, true))) => day,
-            Ok(Some((_, false)) | None) => return,
-            Err(e) => return out.bad(format!("event {}: {e}", out.n)),
-        };
-        match serde_json::from_slice(r.json)
-            .map_err(|e| e.to_string())
-            .and_then(|v| patrol_core::event::to_eventbridge(v).map_err(|e| e.to_string()))
-        {
-            Ok(event) => {
+        match wrapped {
+            Ok(None) => {}
+            Ok(Some((day, Ok(event)))) => {
                 let outcomes = self.engine.evaluate_owned(event, &day.today);
                 out.outcomes(outcomes, day.bucket, self.keep_alerts);
             }
-            Err(e) => out.problems.push(format!("event {}: {e}", out.n)),
+            Ok(Some((_, Err(e)))) => out.problems.push(format!("event {}: {e}", out.n)),
+            Err(e) => out.bad(format!("event {}: {e}", out.n)),
         }
     }
 
