@@ -8,7 +8,16 @@ use serde_json::Value;
 use crate::alert::{Alert, AlertError};
 use crate::event;
 use crate::manifest::{Manifest, Rule, Trigger};
-use crate::pattern::{Matcher, Pattern};
+use crate::pattern::{HeadIndex, HeadValue, Matcher, Pattern};
+
+/// The fields [`Engine::may_match_head`] takes a CloudTrail event's values of, in this
+/// order: the ones rules name most, the most selective first.
+pub const HEAD_PATHS: [&str; 4] = [
+    "detail.eventName",
+    "source",
+    "detail.errorCode",
+    "detail.userIdentity.type",
+];
 use crate::rule::{CompiledRule, Verdict};
 
 #[derive(Debug)]
@@ -16,6 +25,8 @@ pub struct Engine {
     /// Event-triggered rules, in matcher id order.
     rules: Vec<CompiledRule>,
     matcher: Matcher,
+    /// `source` and `detail.eventName` pairs that some pattern may accept.
+    head: HeadIndex,
 }
 
 /// What one rule did with one event whose pattern it matched (a false condition is no
@@ -59,6 +70,7 @@ impl Engine {
         Ok(Self {
             rules,
             matcher: Matcher::new(&patterns),
+            head: HeadIndex::new(&patterns, &HEAD_PATHS),
         })
     }
 
@@ -80,6 +92,13 @@ impl Engine {
                     )
             })
             .collect()
+    }
+
+    /// Whether some rule's pattern may match an event with these values at
+    /// [`HEAD_PATHS`]; `false` means none does, so the event need not be read further
+    /// (a few hash lookups, see [`HeadIndex`]).
+    pub fn may_match_head(&self, values: &[HeadValue<'_>; 4]) -> bool {
+        self.head.may_match(values)
     }
 
     /// Whether some rule's pattern matches the EventBridge event `json` (raw text; fields

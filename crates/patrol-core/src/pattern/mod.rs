@@ -38,6 +38,7 @@ mod cidr;
 #[cfg(test)]
 mod corpus;
 mod flatten;
+mod head;
 mod interpret;
 mod json;
 mod matcher;
@@ -52,6 +53,7 @@ mod structure;
 mod value;
 mod wildcard;
 
+pub use head::{HeadIndex, HeadValue};
 pub use matcher::Matcher;
 pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_CHARS};
 

@@ -2,7 +2,8 @@
 //! the reference interpreter on random patterns and events drawn from a small vocabulary
 //! (so that values collide often), and `to_json` round-trips.
 
-use super::{Matcher, Pattern};
+use super::head::HeadValue;
+use super::{HeadIndex, Matcher, Pattern};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -98,6 +99,103 @@ fn matcher_item() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(|b| json!({"exists": b})),
         Just(json!({"cidr": "10.0.0.0/8"})),
     ]
+}
+
+/// Patterns on `a` and `b` from a tiny vocabulary: mostly exact lists, sometimes another
+/// operator, an IP address, `exists`, or an `$or`.
+fn head_pattern() -> impl Strategy<Value = Value> {
+    let word =
+        || prop_oneof![Just("x"), Just("xy"), Just("y"), Just("10.0.0.1")].prop_map(|w| json!(w));
+    let list = move || {
+        prop::collection::vec(
+            prop_oneof![
+                6 => word(),
+                1 => Just(json!({"prefix": "x"})),
+                1 => Just(json!({"exists": false})),
+                1 => Just(json!({"anything-but": "x"})),
+            ],
+            1..3,
+        )
+        .prop_map(Value::Array)
+    };
+    (
+        prop::option::of(list()),
+        prop::option::of(list()),
+        prop::option::of(list()),
+        any::<bool>(),
+    )
+        .prop_map(|(a, b, c, or)| {
+            let mut m = serde_json::Map::new();
+            if let Some(a) = a {
+                m.insert("a".into(), a);
+            }
+            if let Some(b) = b {
+                m.insert("b".into(), b);
+            }
+            match (c, or) {
+                (Some(c), true) => {
+                    m.insert("$or".into(), json!([{"a": c.clone()}, {"c": c}]));
+                }
+                (Some(c), false) => {
+                    m.insert("c".into(), c);
+                }
+                (None, _) => {}
+            }
+            if m.is_empty() {
+                m.insert("a".into(), json!(["x"]));
+            }
+            Value::Object(m)
+        })
+}
+
+/// Events with `a` and (mostly) `b` from the same vocabulary, and sometimes `c`.
+fn head_event() -> impl Strategy<Value = Value> {
+    let word = || {
+        prop_oneof![
+            Just("x"),
+            Just("xy"),
+            Just("y"),
+            Just("z"),
+            Just("010.0.0.1")
+        ]
+    };
+    (word(), prop::option::of(word()), prop::option::of(word())).prop_map(|(a, b, c)| {
+        let mut m = serde_json::Map::new();
+        m.insert("a".into(), json!(a));
+        if let Some(b) = b {
+            m.insert("b".into(), json!(b));
+        }
+        if let Some(c) = c {
+            m.insert("c".into(), json!(c));
+        }
+        Value::Object(m)
+    })
+}
+
+/// No event the index turns away is matched by any pattern.
+fn head_index_holds(patterns: &[Pattern], events: &[Value]) -> Result<(), TestCaseError> {
+    let index = HeadIndex::new(patterns, &["b", "a", "c"]);
+    fn head<'e>(e: &'e Value, k: &str) -> HeadValue<'e> {
+        match e.get(k) {
+            Some(Value::String(s)) => HeadValue::Str(s.as_str()),
+            None => HeadValue::Absent,
+            Some(_) => HeadValue::Unknown,
+        }
+    }
+    for e in events {
+        let values = [head(e, "b"), head(e, "a"), head(e, "c")];
+        if !index.may_match(&values) {
+            for p in patterns {
+                prop_assert!(
+                    !p.matches(e),
+                    "index said no, but {} matches {}",
+                    p.to_json(),
+                    e
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn pattern_object() -> impl Strategy<Value = Value> {
@@ -261,6 +359,23 @@ proptest! {
             for (i, p) in patterns.iter().enumerate() {
                 prop_assert_eq!(p.explain(e).is_ok(), want.contains(&i));
             }
+        }
+    }
+
+    /// The head index never says "no" for an event some pattern matches: on random
+    /// patterns, and on patterns made mostly of exact lists on the two fields (where it
+    /// says "no" most).
+    #[test]
+    fn head_index_is_a_necessary_condition(
+        ps in prop::collection::vec(pattern_object(), 1..6),
+        focused in prop::collection::vec(head_pattern(), 1..6),
+        events in prop::collection::vec(event(), 1..8),
+        heads in prop::collection::vec(head_event(), 1..8),
+    ) {
+        let random: Vec<Pattern> = ps.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
+        let focused: Vec<Pattern> = focused.iter().filter_map(|p| Pattern::parse(p).ok()).collect();
+        for (patterns, events) in [(&random, &events), (&focused, &heads), (&random, &heads), (&focused, &events)] {
+            head_index_holds(patterns, events)?;
         }
     }
 

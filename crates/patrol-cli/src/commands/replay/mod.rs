@@ -317,7 +317,7 @@ impl Worker<'_> {
             };
             match item {
                 Item::Event(e) => self.replay_one(e, &mut out),
-                Item::Raw(r) => self.replay_raw(&r, &mut out),
+                Item::Raw(r) => self.replay_raw(r, &mut out),
             }
         };
         let (sizes, result) = match open(input, self.s3) {
@@ -385,39 +385,47 @@ impl Worker<'_> {
     /// matches that text. Reports what [`Worker::replay_one`] reports for the same record.
     fn replay_raw(&self, r: &RawRecord<'_>, out: &mut Out<'_>) {
         thread_local! {
-            /// The wrapped event's text, kept between records.
-            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            /// The wrapped event's `source` and text, kept between records.
+            static BUFS: std::cell::RefCell<(String, String)> =
+                const { std::cell::RefCell::new((String::new(), String::new())) };
         }
         if !r.head.event_source.is_absent() {
             out.incomplete(&r.head.missing());
         }
-        let wrapped = BUF.with(|cell| {
-            let mut fresh = Vec::new();
+        let detail_type = match r.head.detail_type() {
+            Ok(t) => t,
+            Err(e) => return out.bad(format!("event {}: {e}", out.n)),
+        };
+        let Some(day) = self.count(r.head.time(), out.summary) else {
+            return;
+        };
+        let event = BUFS.with(|cell| {
+            let mut fresh = (String::new(), String::new());
             let mut held = cell.try_borrow_mut();
-            let buf = match held.as_deref_mut() {
+            let (source, text) = match held.as_deref_mut() {
                 Ok(b) => b,
                 Err(_) => &mut fresh,
             };
-            r.head.wrap_into(r.json, buf).map_err(|e| e.to_string())?;
-            let Some(day) = self.count(r.head.time(), out.summary) else {
-                return Ok(None);
-            };
-            if !self.engine.may_match_json(buf) {
-                return Ok(None);
+            // Most records are calls no rule names: a few hash lookups answer for them.
+            r.head.source_into(source);
+            if !self.engine.may_match_head(&r.head.values(source)) {
+                return None;
+            }
+            r.head.wrap_into(detail_type, r.json, text);
+            if !self.engine.may_match_json(text.as_bytes()) {
+                return None;
             }
             // The wrapped text is the EventBridge event (tested equal to wrapping the
             // record's `Value`): build it from there.
-            let event = serde_json::from_slice::<Value>(buf).map_err(|e| e.to_string());
-            Ok::<_, String>(Some((day, event)))
+            Some(serde_json::from_str::<Value>(text).map_err(|e| e.to_string()))
         });
-        match wrapped {
-            Ok(None) => {}
-            Ok(Some((day, Ok(event)))) => {
+        match event {
+            None => {}
+            Some(Ok(event)) => {
                 let outcomes = self.engine.evaluate_owned(event, &day.today);
                 out.outcomes(outcomes, day.bucket, self.keep_alerts);
             }
-            Ok(Some((_, Err(e)))) => out.problems.push(format!("event {}: {e}", out.n)),
-            Err(e) => out.bad(format!("event {}: {e}", out.n)),
+            Some(Err(e)) => out.problems.push(format!("event {}: {e}", out.n)),
         }
     }
 

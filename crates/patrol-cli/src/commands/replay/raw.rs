@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use patrol_core::event::{EventError, detail_type_for};
+use patrol_core::pattern::HeadValue;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -25,7 +26,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 #[derive(Debug)]
 pub struct RawRecord<'a> {
     pub head: Head<'a>,
-    pub json: &'a [u8],
+    pub json: &'a str,
 }
 
 /// The records of `doc` when it is valid JSON of exactly the shape
@@ -59,7 +60,7 @@ pub fn records(doc: &[u8]) -> Option<Vec<RawRecord<'_>>> {
             }
             out.push(RawRecord {
                 head,
-                json: doc.get(pos..end)?,
+                json: text.get(pos..end)?,
             });
             pos = skip_ws(doc, end);
             match doc.get(pos) {
@@ -99,11 +100,16 @@ pub struct Head<'a> {
     pub event_source: Field<'a>,
     pub event_time: Field<'a>,
     pub event_id: Field<'a>,
+    pub event_name: Field<'a>,
+    pub error_code: Field<'a>,
     pub aws_region: Field<'a>,
     pub recipient_account_id: Field<'a>,
     pub user_identity: Identity<'a>,
     /// Both `detail-type` and `detail`: an EventBridge event, read whole.
     eventbridge: bool,
+    /// A top-level name `userIdentity.type`, which patterns cannot tell from
+    /// `userIdentity`'s `type`.
+    dotted_identity_type: bool,
 }
 
 /// A field's value as far as replay cares: absent, a string, or something else.
@@ -122,6 +128,8 @@ pub enum Identity<'a> {
     Absent,
     Object {
         account_id: Field<'a>,
+        /// `type`.
+        kind: Field<'a>,
     },
     Other,
 }
@@ -130,6 +138,26 @@ impl<'a> Field<'a> {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Field::Str(s) => Some(s),
+            Field::Absent | Field::Other => None,
+        }
+    }
+
+    /// What an event wrapping this record has at the field's path.
+    fn head(&self) -> HeadValue<'_> {
+        match self {
+            Field::Absent => HeadValue::Absent,
+            Field::Str(s) => HeadValue::Str(s),
+            Field::Other => HeadValue::Unknown,
+        }
+    }
+
+    /// The string, and whether it can go into JSON text as it is: one serde_json
+    /// borrowed from the text had no escape there, so it holds no quote, backslash or
+    /// control character.
+    fn text(&self) -> Option<(&str, bool)> {
+        match self {
+            Field::Str(Cow::Borrowed(s)) => Some((s, true)),
+            Field::Str(Cow::Owned(s)) => Some((s, false)),
             Field::Absent | Field::Other => None,
         }
     }
@@ -158,83 +186,118 @@ impl<'a> Head<'a> {
         out
     }
 
-    /// Writes the EventBridge event that wraps `record` (whose head this is) into `out`,
-    /// as `patrol_core::event::wrap_cloudtrail_record` builds it.
-    pub fn wrap_into(&self, record: &[u8], out: &mut Vec<u8>) -> Result<(), EventError> {
+    /// The wrapped event's `detail-type`, or why the record cannot be wrapped (no
+    /// `eventSource`, an unknown `eventType`), as `wrap_cloudtrail_record` says it.
+    pub fn detail_type(&self) -> Result<&'static str, EventError> {
         if self.event_source.is_absent() {
             return Err(EventError::Unrecognized);
         }
         let event_type = self.event_type.as_str().unwrap_or("AwsApiCall");
-        let detail_type = detail_type_for(event_type)
-            .ok_or_else(|| EventError::UnknownEventType(event_type.to_owned()))?;
-        let service = self.event_source.as_str().unwrap_or("");
-        let service = service.split('.').next().unwrap_or(service);
+        detail_type_for(event_type)
+            .ok_or_else(|| EventError::UnknownEventType(event_type.to_owned()))
+    }
+
+    /// The wrapped event's values at `patrol_core::engine::HEAD_PATHS`, given its
+    /// `source`.
+    pub fn values<'s>(&'s self, source: &'s str) -> [HeadValue<'s>; 4] {
+        let kind = match &self.user_identity {
+            _ if self.dotted_identity_type => HeadValue::Unknown,
+            Identity::Absent => HeadValue::Absent,
+            Identity::Object { kind, .. } => kind.head(),
+            Identity::Other => HeadValue::Unknown,
+        };
+        [
+            self.event_name.head(),
+            HeadValue::Str(source),
+            self.error_code.head(),
+            kind,
+        ]
+    }
+
+    /// The wrapped event's `source` (`aws.` and the service) into `out`.
+    pub fn source_into(&self, out: &mut String) {
+        let source = self.event_source.as_str().unwrap_or("");
+        out.clear();
+        out.push_str("aws.");
+        out.push_str(source.split('.').next().unwrap_or(source));
+    }
+
+    /// Writes the EventBridge event that wraps `record` (whose head this is, and whose
+    /// `detail-type` is [`Head::detail_type`]) into `out`, as
+    /// `patrol_core::event::wrap_cloudtrail_record` builds it.
+    pub fn wrap_into(&self, detail_type: &str, record: &str, out: &mut String) {
+        let (source, plain) = self.event_source.text().unwrap_or(("", true));
+        let service = (source.split('.').next().unwrap_or(source), plain);
         let account = self
             .recipient_account_id
-            .as_str()
+            .text()
             .or(match &self.user_identity {
-                Identity::Object { account_id } => account_id.as_str(),
+                Identity::Object { account_id, .. } => account_id.text(),
                 Identity::Absent | Identity::Other => None,
             })
-            .unwrap_or("");
+            .unwrap_or(("", true));
         out.clear();
         out.reserve(record.len() + 256);
-        out.extend_from_slice(br#"{"version":"0","id":"#);
-        json_string(out, self.event_id.as_str().unwrap_or(""));
-        out.extend_from_slice(br#","detail-type":"#);
-        json_string(out, detail_type);
-        out.extend_from_slice(br#","source":"aws."#);
-        json_body(out, service);
-        out.push(b'"');
-        out.extend_from_slice(br#","account":"#);
-        json_string(out, account);
-        out.extend_from_slice(br#","time":"#);
-        json_string(out, self.time());
-        out.extend_from_slice(br#","region":"#);
-        json_string(out, self.aws_region.as_str().unwrap_or(""));
-        out.extend_from_slice(br#","resources":[],"detail":"#);
-        out.extend_from_slice(record);
-        out.push(b'}');
-        Ok(())
+        out.push_str(r#"{"version":"0","id":""#);
+        put(out, self.event_id.text().unwrap_or(("", true)));
+        out.push_str(r#"","detail-type":""#);
+        out.push_str(detail_type);
+        out.push_str(r#"","source":"aws."#);
+        put(out, service);
+        out.push_str(r#"","account":""#);
+        put(out, account);
+        out.push_str(r#"","time":""#);
+        put(out, self.event_time.text().unwrap_or(("", true)));
+        out.push_str(r#"","region":""#);
+        put(out, self.aws_region.text().unwrap_or(("", true)));
+        out.push_str(r#"","resources":[],"detail":"#);
+        out.push_str(record);
+        out.push('}');
     }
 }
 
 // Reading a record's head with serde: every value is checked, only the head's kept.
 
 /// The top-level names [`Head`] reads, matched without allocating.
-enum Name {
+enum TopKey {
     EventType,
     EventSource,
     EventTime,
     EventId,
+    EventName,
+    ErrorCode,
     AwsRegion,
     RecipientAccountId,
     UserIdentity,
     DetailType,
     Detail,
+    DottedIdentityType,
     Other,
 }
 
-impl<'de> Deserialize<'de> for Name {
+impl<'de> Deserialize<'de> for TopKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl Visitor<'_> for V {
-            type Value = Name;
+            type Value = TopKey;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a field name")
             }
-            fn visit_str<E>(self, v: &str) -> Result<Name, E> {
+            fn visit_str<E>(self, v: &str) -> Result<TopKey, E> {
                 Ok(match v {
-                    "eventType" => Name::EventType,
-                    "eventSource" => Name::EventSource,
-                    "eventTime" => Name::EventTime,
-                    "eventID" => Name::EventId,
-                    "awsRegion" => Name::AwsRegion,
-                    "recipientAccountId" => Name::RecipientAccountId,
-                    "userIdentity" => Name::UserIdentity,
-                    "detail-type" => Name::DetailType,
-                    "detail" => Name::Detail,
-                    _ => Name::Other,
+                    "eventType" => TopKey::EventType,
+                    "eventSource" => TopKey::EventSource,
+                    "eventTime" => TopKey::EventTime,
+                    "eventID" => TopKey::EventId,
+                    "eventName" => TopKey::EventName,
+                    "errorCode" => TopKey::ErrorCode,
+                    "userIdentity.type" => TopKey::DottedIdentityType,
+                    "awsRegion" => TopKey::AwsRegion,
+                    "recipientAccountId" => TopKey::RecipientAccountId,
+                    "userIdentity" => TopKey::UserIdentity,
+                    "detail-type" => TopKey::DetailType,
+                    "detail" => TopKey::Detail,
+                    _ => TopKey::Other,
                 })
             }
         }
@@ -258,26 +321,32 @@ impl<'de: 'a, 'a> Deserialize<'de> for Head<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Head<'de>, A::Error> {
                 let mut head = Head::default();
                 let (mut detail_type, mut detail) = (false, false);
-                while let Some(name) = map.next_key::<Name>()? {
+                while let Some(name) = map.next_key::<TopKey>()? {
                     let (slot, key) = match name {
-                        Name::EventType => (&mut head.event_type, "eventType"),
-                        Name::EventSource => (&mut head.event_source, "eventSource"),
-                        Name::EventTime => (&mut head.event_time, "eventTime"),
-                        Name::EventId => (&mut head.event_id, "eventID"),
-                        Name::AwsRegion => (&mut head.aws_region, "awsRegion"),
-                        Name::RecipientAccountId => {
+                        TopKey::EventType => (&mut head.event_type, "eventType"),
+                        TopKey::EventSource => (&mut head.event_source, "eventSource"),
+                        TopKey::EventTime => (&mut head.event_time, "eventTime"),
+                        TopKey::EventId => (&mut head.event_id, "eventID"),
+                        TopKey::EventName => (&mut head.event_name, "eventName"),
+                        TopKey::ErrorCode => (&mut head.error_code, "errorCode"),
+                        TopKey::AwsRegion => (&mut head.aws_region, "awsRegion"),
+                        TopKey::RecipientAccountId => {
                             (&mut head.recipient_account_id, "recipientAccountId")
                         }
-                        Name::UserIdentity => {
+                        TopKey::UserIdentity => {
                             if !matches!(head.user_identity, Identity::Absent) {
                                 return Err(duplicate("userIdentity"));
                             }
                             head.user_identity = map.next_value()?;
                             continue;
                         }
-                        Name::DetailType | Name::Detail | Name::Other => {
-                            detail_type |= matches!(name, Name::DetailType);
-                            detail |= matches!(name, Name::Detail);
+                        TopKey::DetailType
+                        | TopKey::Detail
+                        | TopKey::DottedIdentityType
+                        | TopKey::Other => {
+                            detail_type |= matches!(name, TopKey::DetailType);
+                            detail |= matches!(name, TopKey::Detail);
+                            head.dotted_identity_type |= matches!(name, TopKey::DottedIdentityType);
                             map.next_value::<IgnoredAny>()?;
                             continue;
                         }
@@ -364,15 +433,17 @@ impl<'de> Visitor<'de> for IdentityVisitor {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Identity<'de>, A::Error> {
-        let mut account_id = Field::Absent;
-        while let Some(key) = map.next_key::<AccountId>()? {
-            if key.0 {
-                account_id = map.next_value()?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+        let (mut account_id, mut kind) = (Field::Absent, Field::Absent);
+        while let Some(key) = map.next_key::<IdentityKey>()? {
+            match key {
+                IdentityKey::AccountId => account_id = map.next_value()?,
+                IdentityKey::Type => kind = map.next_value()?,
+                IdentityKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(Identity::Object { account_id })
+        Ok(Identity::Object { account_id, kind })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Identity<'de>, A::Error> {
         FieldVisitor.visit_seq(seq).map(|_| Identity::Other)
@@ -403,44 +474,40 @@ impl<'de> Visitor<'de> for IdentityVisitor {
     }
 }
 
-/// Whether an object key is `accountId`, without allocating it.
-struct AccountId(bool);
+/// The `userIdentity` keys the head reads, matched without allocating.
+enum IdentityKey {
+    AccountId,
+    Type,
+    Other,
+}
 
-impl<'de> Deserialize<'de> for AccountId {
+impl<'de> Deserialize<'de> for IdentityKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl Visitor<'_> for V {
-            type Value = AccountId;
+            type Value = IdentityKey;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a key")
             }
-            fn visit_str<E>(self, v: &str) -> Result<AccountId, E> {
-                Ok(AccountId(v == "accountId"))
+            fn visit_str<E>(self, v: &str) -> Result<IdentityKey, E> {
+                Ok(match v {
+                    "accountId" => IdentityKey::AccountId,
+                    "type" => IdentityKey::Type,
+                    _ => IdentityKey::Other,
+                })
             }
         }
         d.deserialize_str(V)
     }
 }
 
-/// `s` as a JSON string.
-fn json_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    json_body(out, s);
-    out.push(b'"');
-}
-
-/// `s` as the text between a JSON string's quotes.
-fn json_body(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
-        out.extend_from_slice(s.as_bytes());
+/// A head string as JSON string text (without the quotes).
+fn put(out: &mut String, (s, plain): (&str, bool)) {
+    if plain || s.bytes().all(|c| c >= 0x20 && c != b'"' && c != b'\\') {
+        out.push_str(s);
     } else {
         let quoted = serde_json::to_string(s).unwrap_or_default();
-        out.extend_from_slice(
-            quoted
-                .get(1..quoted.len().saturating_sub(1))
-                .unwrap_or("")
-                .as_bytes(),
-        );
+        out.push_str(quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or(""));
     }
 }
 
@@ -460,14 +527,14 @@ mod tests {
         assert!(matches!(h.event_time, Field::Other));
         assert!(h.event_type.is_absent());
         assert!(
-            matches!(&h.user_identity, Identity::Object { account_id } if account_id.as_str() == Some("2"))
+            matches!(&h.user_identity, Identity::Object { account_id, .. } if account_id.as_str() == Some("2"))
         );
-        assert!(r[0].json.starts_with(b"{\"eventSource\"") && r[0].json.ends_with(b"null}"));
+        assert!(r[0].json.starts_with("{\"eventSource\"") && r[0].json.ends_with("null}"));
         let h = &r[1].head;
         assert_eq!(h.event_type.as_str(), Some("AwsApiCall"));
         assert!(matches!(h.user_identity, Identity::Other));
         assert_eq!(h.missing(), vec!["eventTime"]);
-        assert!(r[1].json.ends_with(b"-1.5e3}"));
+        assert!(r[1].json.ends_with("-1.5e3}"));
         assert_eq!(records(br#"{"Records":[]}"#).map(|r| r.len()), Some(0));
         // Names are compared unescaped, as a `Value` compares them.
         let r = records(
@@ -476,7 +543,7 @@ mod tests {
         .expect("fast path");
         assert_eq!(r[0].head.event_source.as_str(), Some("a"));
         assert!(
-            matches!(&r[0].head.user_identity, Identity::Object { account_id } if account_id.as_str() == Some("1"))
+            matches!(&r[0].head.user_identity, Identity::Object { account_id, .. } if account_id.as_str() == Some("1"))
         );
     }
 
@@ -527,7 +594,7 @@ mod tests {
             ]
             .map(str::to_owned),
         );
-        let mut buf = Vec::new();
+        let mut buf = String::new();
         for record in &all {
             let doc = format!(r#"{{"Records": [{record}]}}"#);
             let Some(raw) = records(doc.as_bytes()) else {
@@ -535,9 +602,13 @@ mod tests {
             };
             let value: Value = serde_json::from_str(record).expect("JSON");
             let expected = patrol_core::event::to_eventbridge(value);
-            match (raw[0].head.wrap_into(raw[0].json, &mut buf), expected) {
+            let wrapped = raw[0]
+                .head
+                .detail_type()
+                .map(|dt| raw[0].head.wrap_into(dt, raw[0].json, &mut buf));
+            match (wrapped, expected) {
                 (Ok(()), Ok(want)) => {
-                    let got: Value = serde_json::from_slice(&buf).expect("wrapped JSON");
+                    let got: Value = serde_json::from_str(&buf).expect("wrapped JSON");
                     assert_eq!(got, want, "{record}");
                 }
                 (Err(got), Err(want)) => assert_eq!(got, want, "{record}"),

@@ -73,7 +73,7 @@ impl<R: Read> Read for Counting<'_, R> {
 #[derive(Debug)]
 pub enum Item<'a> {
     Event(ReadEvent),
-    Raw(RawRecord<'a>),
+    Raw(&'a RawRecord<'a>),
 }
 
 /// Hands every event of `input` to `emit` (unreadable lines as `Err`); `Err` when the
@@ -85,7 +85,7 @@ pub fn read_events(
 ) -> (Sizes, Result<(), String>) {
     read_items(input, layout, false, &mut |item| match item {
         Item::Event(e) => emit(e),
-        Item::Raw(r) => emit(serde_json::from_slice(r.json).map_err(|e| e.to_string())),
+        Item::Raw(r) => emit(serde_json::from_str(r.json).map_err(|e| e.to_string())),
     })
 }
 
@@ -295,7 +295,7 @@ fn read_document(
 /// A whole document in memory.
 fn read_text(text: &[u8], fast: bool, emit_item: &mut dyn FnMut(Item<'_>)) -> Result<(), String> {
     if fast && let Some(records) = raw::records(text) {
-        records.into_iter().for_each(|r| emit_item(Item::Raw(r)));
+        records.iter().for_each(|r| emit_item(Item::Raw(r)));
         return Ok(());
     }
     parse(serde_json::Deserializer::from_slice(text), &mut |e| {

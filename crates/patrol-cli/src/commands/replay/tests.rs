@@ -287,3 +287,56 @@ fn fast_path_gives_what_the_general_path_gives_on_the_corpus() -> anyhow::Result
     same_run(&fast, &general);
     Ok(())
 }
+
+/// Records whose head fields are odd in every way the head index must not be fooled by
+/// (a top-level `userIdentity.type` name, arrays and objects where strings are expected,
+/// escaped names, missing fields): the fast path raises exactly what the general path
+/// raises, and the odd records do raise alerts.
+#[test]
+fn fast_path_is_not_fooled_by_odd_head_fields() -> anyhow::Result<()> {
+    let base = r#""eventTime": "2024-03-01T10:00:00Z", "awsRegion": "us-east-1", "eventID": "e-N", "recipientAccountId": "111122223333", "eventType": "AwsApiCall", "sourceIPAddress": "203.0.113.9""#;
+    let records = [
+        // Root, seen only through a dotted top-level name.
+        r#"{"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "userIdentity.type": "Root", BASE}"#,
+        // Root inside an array of identities.
+        r#"{"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "userIdentity": [{"type": "Root"}], BASE}"#,
+        // Denied, with the error code in an array, and escaped in a name.
+        r#"{"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "errorCode": ["AccessDenied"], "userIdentity": {"type": "IAMUser"}, BASE}"#,
+        r#"{"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "error\u0043ode": "AccessDeniedException", "userIdentity": {"type": "IAMUser"}, BASE}"#,
+        // A rule's event name in an array, and escaped.
+        r#"{"eventSource": "cloudtrail.amazonaws.com", "eventName": ["StopLogging"], "userIdentity": {"type": "IAMUser"}, BASE}"#,
+        r#"{"eventSource": "cloudtrail.amazonaws.com", "eventName": "Stop\u004cogging", "userIdentity": {"type": "IAMUser"}, BASE}"#,
+        // Root with the identity's type repeated (the last counts).
+        r#"{"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "userIdentity": {"type": "IAMUser", "type": "Root"}, BASE}"#,
+        // Nothing to see: no name, no identity, a number for the error code.
+        r#"{"eventSource": "s3.amazonaws.com", "errorCode": 403, BASE}"#,
+        r#"{"eventSource": "s3.amazonaws.com", "eventName": "GetObject", "userIdentity": {"type": "IAMUser"}, BASE}"#,
+    ];
+    let doc = format!(
+        "{{\"Records\": [{}]}}",
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| r.replace("BASE", &base.replace("e-N", &format!("e-{i}"))))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    let path = std::env::temp_dir().join(format!("patrol-replay-odd-{}.json", std::process::id()));
+    std::fs::write(&path, doc)?;
+    let source = [path.to_string_lossy().into_owned()];
+    let fast = replay_from(&source, &Window::default(), 1, None, true);
+    let general = replay_from(&source, &Window::default(), 1, None, false);
+    let _ = std::fs::remove_file(&path);
+    let (fast, general) = (fast?, general?);
+    same_run(&fast, &general);
+    let ids: Vec<&str> = fast
+        .alerts
+        .iter()
+        .filter_map(|a| a.event_id.as_deref())
+        .collect();
+    for raised in ["e-0", "e-1", "e-2", "e-3", "e-4", "e-5", "e-6"] {
+        assert!(ids.contains(&raised), "{raised} raised nothing: {ids:?}");
+    }
+    assert!(!ids.contains(&"e-8"), "{ids:?}");
+    Ok(())
+}
