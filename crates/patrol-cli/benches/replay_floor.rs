@@ -1,7 +1,7 @@
 //! The floor `patrol replay` is measured against: the same files read on the same number of
-//! threads (one file per worker at a time, as replay reads them), gunzipped with the same
-//! crate and parsed with serde_json into their `Records`, and nothing else: no wrapping, no
-//! matching, no summary.
+//! threads (one file per worker at a time, as replay reads them), gunzipped in one call
+//! with the same decoder replay uses (sirocco) and parsed with serde_json into their
+//! `Records`, and nothing else: no wrapping, no matching, no summary.
 //!
 //! Run: `cargo bench -p patrol-cli --bench replay-floor -- target/bench-data/replay -j 2`.
 //! Prints one JSON object: files, events, bytes stored and decompressed, seconds.
@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -63,17 +62,15 @@ fn main() {
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, files.len().max(1)) {
             s.spawn(|| {
-                let (mut stored, mut text) = (Vec::new(), Vec::new());
+                let mut stored = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
                     stored.clear();
-                    text.clear();
                     std::fs::File::open(path)
                         .and_then(|mut f| f.read_to_end(&mut stored))
                         .expect("readable");
-                    MultiGzDecoder::new(stored.as_slice())
-                        .read_to_end(&mut text)
+                    let text = sirocco::decompress(sirocco::Format::Gzip, &stored, 1 << 30)
                         .expect("gzip");
                     let doc: Document = serde_json::from_slice(&text).expect("JSON");
                     events.fetch_add(doc.records.len() as u64, Ordering::Relaxed);
