@@ -70,8 +70,8 @@ fn main() {
                     std::fs::File::open(path)
                         .and_then(|mut f| f.read_to_end(&mut stored))
                         .expect("readable");
-                    let text = sirocco::decompress(sirocco::Format::Gzip, &stored, 1 << 30)
-                        .expect("gzip");
+                    let text =
+                        sirocco::decompress(sirocco::Format::Gzip, &stored, 1 << 30).expect("gzip");
                     let doc: Document = serde_json::from_slice(&text).expect("JSON");
                     events.fetch_add(doc.records.len() as u64, Ordering::Relaxed);
                     raw.fetch_add(stored.len() as u64, Ordering::Relaxed);

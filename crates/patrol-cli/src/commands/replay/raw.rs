@@ -1,17 +1,18 @@
 //! The fast path for the usual input, a CloudTrail file `{"Records": [...]}` read whole.
-//! Each record is read in one serde_json pass that checks all of it but keeps only the few
-//! top-level fields replay needs ([`Head`]: those EventBridge's wrapping takes, and the
-//! ones whose absence is reported), borrowed from the text, and finds where it ends. The
-//! record is wrapped as EventBridge wraps it straight into text ([`Head::wrap_into`]), the
-//! engine's patterns run on that text, and only a record some pattern matches is built as
-//! a `Value` for the engine, which most records are not. Building every record was most
-//! of a replay's time.
+//! Each record is read in one serde_json pass that checks all of it but keeps only a few
+//! top-level fields, borrowed from the text ([`Head`]: those EventBridge's wrapping takes,
+//! the ones whose absence is reported, and the ones the engine's head index takes), and
+//! finds where the record ends. Replay then asks the engine's head index whether any rule
+//! may match; most records are done there. The others are wrapped as EventBridge wraps
+//! them, straight into text ([`Head::wrap_into`]), the engine's patterns run on that text,
+//! and only a record some pattern matches is built as a `Value` for the engine. Building
+//! every record was most of a replay's time.
 //!
 //! The results are the general path's exactly (tests compare both over the fixture
-//! archive and the corpus): anything unusual (another document shape, a record that is
-//! not an object or repeats a field the head reads, an EventBridge event, text that is
-//! not JSON or not UTF-8) sends the whole document the general way, which also reports
-//! what is wrong.
+//! archive, the corpus and records with odd head fields): anything unusual (another
+//! document shape, a record that is not an object or repeats a field the head reads, an
+//! EventBridge event, text that is not JSON or not UTF-8) sends the whole document the
+//! general way, which also reports what is wrong.
 
 use std::borrow::Cow;
 

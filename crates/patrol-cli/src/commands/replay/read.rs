@@ -126,8 +126,8 @@ fn read_counted(
         .map_err(|e| format!("cannot read: {e}"))?;
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     if gzip && layout == Layout::Document {
-        // The usual CloudTrail file: small enough to inflate in one call, which is
-        // several times faster than streaming. Anything else streams as before.
+        // The usual CloudTrail file: small enough to inflate in one call, about twice as
+        // fast as streaming it through flate2. Anything else streams as before.
         let mut w = WHOLE.with(RefCell::take);
         w.stored.clear();
         let whole = (&mut buffered)
