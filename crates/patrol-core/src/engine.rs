@@ -9,6 +9,7 @@ use crate::alert::{Alert, AlertError};
 use crate::event;
 use crate::manifest::{Manifest, Rule, Trigger};
 use crate::pattern::{HeadIndex, HeadValue, Matcher, Pattern};
+use crate::rule::{CompiledRule, Verdict};
 
 /// The fields [`Engine::may_match_head`] takes a CloudTrail event's values of, in this
 /// order: the ones rules name most, the most selective first.
@@ -18,14 +19,13 @@ pub const HEAD_PATHS: [&str; 4] = [
     "detail.errorCode",
     "detail.userIdentity.type",
 ];
-use crate::rule::{CompiledRule, Verdict};
 
 #[derive(Debug)]
 pub struct Engine {
     /// Event-triggered rules, in matcher id order.
     rules: Vec<CompiledRule>,
     matcher: Matcher,
-    /// `source` and `detail.eventName` pairs that some pattern may accept.
+    /// The patterns indexed on [`HEAD_PATHS`].
     head: HeadIndex,
 }
 

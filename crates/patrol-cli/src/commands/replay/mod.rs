@@ -411,7 +411,7 @@ impl Worker<'_> {
             if !self.engine.may_match_head(&r.head.values(source)) {
                 return None;
             }
-            r.head.wrap_into(detail_type, r.json, text);
+            r.head.wrap_into(detail_type, source, r.json, text);
             if !self.engine.may_match_json(text.as_bytes()) {
                 return None;
             }

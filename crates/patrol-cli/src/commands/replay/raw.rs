@@ -122,7 +122,8 @@ pub enum Field<'a> {
     Other,
 }
 
-/// `userIdentity`: only its `accountId` is read (the last one, as a `Value` keeps).
+/// `userIdentity`: only its `accountId` and `type` are read (the last of each, as a
+/// `Value` keeps).
 #[derive(Debug, Default)]
 pub enum Identity<'a> {
     #[default]
@@ -223,12 +224,10 @@ impl<'a> Head<'a> {
         out.push_str(source.split('.').next().unwrap_or(source));
     }
 
-    /// Writes the EventBridge event that wraps `record` (whose head this is, and whose
-    /// `detail-type` is [`Head::detail_type`]) into `out`, as
-    /// `patrol_core::event::wrap_cloudtrail_record` builds it.
-    pub fn wrap_into(&self, detail_type: &str, record: &str, out: &mut String) {
-        let (source, plain) = self.event_source.text().unwrap_or(("", true));
-        let service = (source.split('.').next().unwrap_or(source), plain);
+    /// Writes the EventBridge event that wraps `record` (whose head this is, whose
+    /// `detail-type` is [`Head::detail_type`] and whose `source` [`Head::source_into`]
+    /// wrote) into `out`, as `patrol_core::event::wrap_cloudtrail_record` builds it.
+    pub fn wrap_into(&self, detail_type: &str, source: &str, record: &str, out: &mut String) {
         let account = self
             .recipient_account_id
             .text()
@@ -243,8 +242,8 @@ impl<'a> Head<'a> {
         put(out, self.event_id.text().unwrap_or(("", true)));
         out.push_str(r#"","detail-type":""#);
         out.push_str(detail_type);
-        out.push_str(r#"","source":"aws."#);
-        put(out, service);
+        out.push_str(r#"","source":""#);
+        put(out, (source, false));
         out.push_str(r#"","account":""#);
         put(out, account);
         out.push_str(r#"","time":""#);
@@ -603,10 +602,12 @@ mod tests {
             };
             let value: Value = serde_json::from_str(record).expect("JSON");
             let expected = patrol_core::event::to_eventbridge(value);
+            let mut source = String::new();
+            raw[0].head.source_into(&mut source);
             let wrapped = raw[0]
                 .head
                 .detail_type()
-                .map(|dt| raw[0].head.wrap_into(dt, raw[0].json, &mut buf));
+                .map(|dt| raw[0].head.wrap_into(dt, &source, raw[0].json, &mut buf));
             match (wrapped, expected) {
                 (Ok(()), Ok(want)) => {
                     let got: Value = serde_json::from_str(&buf).expect("wrapped JSON");
