@@ -6,6 +6,7 @@
 #   make test    every test: Rust (unit, integration, end-to-end), CDK, cfn-lint, lints
 #   make lint    cargo fmt --check, clippy -D warnings, tsc --noEmit
 #   make fmt     format Rust code
+#   make synth   templates into build/cdk.out (MANIFEST=path, LAMBDA_PROFILE=release|lambda-dev)
 #   make bench   pattern-engine, `patrol match` and `patrol replay` (2 GB archive) benchmarks
 #   make fuzz    fuzz pattern parsing and matching (nightly)
 
@@ -24,32 +25,63 @@ export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 export CDK_CLI_NOTICES := false
 export PATROL_BIN := $(ROOT)/target/debug/patrol
+# Every step prints its time since the outermost `make` started (scripts/step).
+ifndef PATROL_MAKE_START
+export PATROL_MAKE_START := $(shell date +%s)
+endif
+STEP := $(ROOT)/scripts/step
 CARGO := cargo
 CARGO_FLAGS := --locked
 PATROL := $(PATROL_BIN)
 MANIFEST ?= rules.toml
 # arm64 is the deployment default; hosts whose toolchain cannot add it build x86_64.
 ARCH ?= $(shell rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$$' && echo arm64 || echo x86_64)
+ARCH_FLAG = $(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
+# The functions that `make demo`, `make test` and `make synth` bundle are built with the
+# `lambda-dev` profile (Cargo.toml): the same cargo-lambda build as a deployment, minutes
+# faster. `cdk deploy` builds `release` (cdk.json's default).
+LAMBDA_PROFILE ?= lambda-dev
+# One crate per handler; the CDK app bundles each with cargo-lambda.
+HANDLERS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard lambdas/*/Cargo.toml)))
 CDK := npx --no-install cdk
-CDK_FLAGS := --no-notices --no-version-reporting --ci -c patrol:architecture=$(ARCH) -c patrol:manifest=$(ROOT)/$(MANIFEST)
+CDK_FLAGS = --no-notices --no-version-reporting --ci -c patrol:architecture=$(ARCH) \
+  -c patrol:cargoProfile=$(LAMBDA_PROFILE) -c patrol:manifest=$(abspath $(MANIFEST))
 BUILD := $(ROOT)/build
 
-.PHONY: help setup setup-rust demo test test-rust test-cdk synth cfn-lint lint fmt build validate bench fuzz clean
+.PHONY: help setup setup-build setup-python setup-node setup-rust first-run-notice demo \
+  next-steps test test-rust test-cdk synth functions cfn-lint lint fmt build build-patrol \
+  validate bench fuzz clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
 
 ## --- setup (idempotent) ---------------------------------------------------------
 
-setup: $(VENV)/.installed node_modules/.installed setup-rust
+# Everything the tests need; `setup-build` is the part `make demo` needs.
+setup: first-run-notice setup-rust $(VENV)/.installed-dev node_modules/.installed
+setup-build: first-run-notice setup-rust $(VENV)/.installed-build node_modules/.installed
 
-$(VENV)/.installed: requirements-dev.txt
-	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+first-run-notice:
+	@if [ ! -x $(PATROL_BIN) ]; then \
+	  echo "First run: this installs Python and npm tools into .venv/ and node_modules/ and"; \
+	  echo "compiles Patrol and its ~400 crates (host and Lambda builds). On 2 cores that takes"; \
+	  echo "several minutes (see the README's quick start for figures); later runs take seconds."; \
+	fi
+
+$(VENV)/.installed-build: requirements-build.txt
+	@$(STEP) "pip install: cargo-lambda and zig into .venv/" bash -c '\
+	  test -x $(VENV)/bin/python || python3 -m venv $(VENV); \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-build.txt'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-build requirements-dev.txt
+	@$(STEP) "pip install: moto and cfn-lint into .venv/" \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package-lock.json package.json cdk/package.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@$(STEP) "npm ci: the CDK app's packages into node_modules/" \
+	  npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 setup-rust:
@@ -58,47 +90,75 @@ setup-rust:
 	  || rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 \
 	  || echo "note: the arm64 Rust target is unavailable here; building x86_64 functions instead"
 
-build: setup-rust
-	$(CARGO) build $(CARGO_FLAGS) -p patrol-cli -p notify
+## --- builds ----------------------------------------------------------------------
 
-validate: build
+# The `patrol` CLI (debug): what the demo, the CDK app and the tests run.
+build-patrol: setup-rust
+	@$(STEP) "cargo build: patrol (debug)" $(CARGO) build $(CARGO_FLAGS) -p patrol-cli
+
+# The CLI and every handler, host debug builds: the end-to-end tests run these binaries.
+build: setup-rust
+	@$(STEP) "cargo build: patrol and the handlers (debug)" \
+	  $(CARGO) build $(CARGO_FLAGS) -p patrol-cli $(addprefix -p ,$(HANDLERS))
+
+# Each handler exactly as the CDK app bundles it (same directory, flags and profile), so
+# the bundling inside `cdk synth` finds it built; built here to show cargo's progress.
+functions: setup-rust $(VENV)/.installed-build
+	@for h in $(HANDLERS); do \
+	  $(STEP) "cargo lambda build: $$h ($(ARCH), profile $(LAMBDA_PROFILE))" bash -c "cd lambdas/$$h && \
+	    cargo lambda build $(CARGO_FLAGS) --profile $(LAMBDA_PROFILE) $(ARCH_FLAG) --bin $$h \
+	      --lambda-dir $(ROOT)/target/lambda-$(LAMBDA_PROFILE)-$(ARCH)"; \
+	done
+
+validate: build-patrol
 	$(PATROL) --manifest $(MANIFEST) validate
 
 ## --- demo ----------------------------------------------------------------------
 
-demo: setup build
-	@echo "==> 1/4 patrol validate"
-	$(PATROL) --manifest $(MANIFEST) validate
-	@echo "==> 2/4 patrol test (every rule's inline tests)"
-	$(PATROL) --manifest $(MANIFEST) test
-	@echo "==> 3/4 cdk synth (real cargo-lambda bundling, $(ARCH); cdk-nag AwsSolutions checks)"
-	$(CDK) synth $(CDK_FLAGS) --quiet
+demo: setup-build build-patrol
+	@$(STEP) "patrol validate: $(MANIFEST)" $(PATROL) --manifest $(MANIFEST) validate
+	@$(STEP) "patrol test: every rule's inline test events" $(PATROL) --manifest $(MANIFEST) test
+	@$(MAKE) --no-print-directory functions
+	@$(STEP) "cdk synth: CloudFormation templates into cdk.out/, cdk-nag AwsSolutions checks" \
+	  $(CDK) synth $(CDK_FLAGS) --quiet
 	@echo "    templates: $$(ls cdk.out/*.template.json | tr '\n' ' ')"
-	@echo "==> 4/4 patrol replay tests/events (the sample CloudTrail events through every rule)"
-	$(PATROL) --manifest $(MANIFEST) replay --format text tests/events
+	@$(STEP) "patrol replay: the sample CloudTrail events in tests/events through every rule" \
+	  $(PATROL) --manifest $(MANIFEST) replay --format text tests/events
+	@$(MAKE) --no-print-directory next-steps
+
+next-steps:
+	@echo
+	@echo "Next: target/debug/patrol explain tests/events/cloudtrail/stop-logging.json  (which rules match, and why not)"
+	@echo "      target/debug/patrol replay path/to/AWSLogs/  (your CloudTrail archive, .json.gz or NDJSON; README: patrol replay)"
+	@echo "      npx cdk deploy PatrolCentral  (README: Deploying)"
 
 ## --- tests ---------------------------------------------------------------------
 
-test: setup build lint test-cdk cfn-lint test-rust
+test: setup build lint cfn-lint test-cdk test-rust
 
-# One real-bundling synth of the default manifest, checked by cdk-nag (inside synth) and cfn-lint.
-synth: setup build
+# One real-bundling synth of the manifest, checked by cdk-nag (inside synth) and cfn-lint.
+# BUNDLING=0 skips building the functions (any manifest, in seconds).
+BUNDLING ?= 1
+synth: setup build-patrol $(if $(filter 0,$(BUNDLING)),,functions)
 	rm -rf $(BUILD)/cdk.out
-	$(CDK) synth $(CDK_FLAGS) --quiet -o $(BUILD)/cdk.out
+	@$(STEP) "cdk synth: $(MANIFEST) into build/cdk.out$(if $(filter 0,$(BUNDLING)), (bundling skipped),)" \
+	  $(CDK) synth $(CDK_FLAGS) $(if $(filter 0,$(BUNDLING)),-c 'patrol:skipBundling=true',) --quiet -o $(BUILD)/cdk.out
 
 cfn-lint: synth
-	cfn-lint --ignore-checks W3005 -- $(BUILD)/cdk.out/*.template.json
-	@echo "cfn-lint: $$(ls $(BUILD)/cdk.out/*.template.json | wc -l) templates clean"
+	@$(STEP) "cfn-lint: every synthesized template" \
+	  cfn-lint --ignore-checks W3005 -- $(BUILD)/cdk.out/*.template.json
+	@echo "    $$(ls $(BUILD)/cdk.out/*.template.json | wc -l) templates clean"
 
-test-cdk: setup build
+test-cdk: setup build-patrol
 	mkdir -p $(BUILD)
-	npm test -w cdk 2>&1 | tee $(BUILD)/vitest.log
+	@$(STEP) "vitest: the CDK app's tests" bash -c 'npm test -w cdk 2>&1 | tee $(BUILD)/vitest.log'
 
-# The e2e tests run the real notify binary (built above) against moto from .venv/.
-# The last line totals every Rust and CDK test for CI.
+# The e2e tests run the real patrol and handler binaries (built above) against moto from
+# .venv/. The last line totals every Rust and CDK test for CI.
 test-rust: setup build
 	mkdir -p $(BUILD)
-	$(CARGO) test $(CARGO_FLAGS) --workspace 2>&1 | tee $(BUILD)/cargo-test.log
+	@$(STEP) "cargo test: every Rust test (unit, integration, end-to-end against moto)" \
+	  bash -c '$(CARGO) test $(CARGO_FLAGS) --workspace 2>&1 | tee $(BUILD)/cargo-test.log'
 	@rust=$$(grep -E '^test result:' $(BUILD)/cargo-test.log | awk '{p+=$$4; f+=$$6} END {print p+0, f+0}'); \
 	  cdk=$$(sed 's/\x1b\[[0-9;]*m//g' $(BUILD)/vitest.log 2>/dev/null | grep -E '^ +Tests +' | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0); \
 	  set -- $$rust; echo "total: $$(( $$1 + $${cdk:-0} )) passed, $$2 failed"
@@ -123,9 +183,10 @@ fuzz:
 ## --- lints ---------------------------------------------------------------------
 
 lint: setup
-	$(CARGO) fmt --all --check
-	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
-	npm run typecheck -w cdk
+	@$(STEP) "cargo fmt --check" $(CARGO) fmt --all --check
+	@$(STEP) "cargo clippy -D warnings (every target)" \
+	  $(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+	@$(STEP) "tsc --noEmit: the CDK app" npm run --silent typecheck -w cdk
 
 fmt:
 	$(CARGO) fmt --all

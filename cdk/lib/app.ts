@@ -39,6 +39,7 @@ export function buildPatrolApp(app: App, options: PatrolAppOptions = {}): Patrol
   const stack = new PatrolCentralStack(app, 'PatrolCentral', {
     manifest,
     architecture: settings.architecture,
+    cargoProfile: settings.cargoProfile,
     ...(settings.operatorsEmail === undefined ? {} : { operatorsEmail: settings.operatorsEmail }),
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.lambdasDir === undefined ? {} : { lambdasDir: options.lambdasDir }),

@@ -19,6 +19,12 @@ export interface PatrolCentralStackProps extends StackProps {
    */
   readonly architecture?: lambda.Architecture;
   /**
+   * Cargo profile every rule function is built with.
+   *
+   * @default 'release'
+   */
+  readonly cargoProfile?: string;
+  /**
    * Subscribed by email to the operators' topic, which hears about failed events.
    *
    * @default - no subscriber; subscribe one after deploying
@@ -94,6 +100,7 @@ export class PatrolCentralStack extends Stack {
           operatorsTopic: this.operators.topic,
           ...(this.dedup === undefined ? {} : { dedupTable: this.dedup }),
           ...(props.architecture === undefined ? {} : { architecture: props.architecture }),
+          ...(props.cargoProfile === undefined ? {} : { cargoProfile: props.cargoProfile }),
           ...(props.lambdasDir === undefined ? {} : { lambdasDir: props.lambdasDir }),
         }),
       );

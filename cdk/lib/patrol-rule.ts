@@ -51,6 +51,12 @@ export interface PatrolRuleProps {
    */
   readonly architecture?: lambda.Architecture;
   /**
+   * Cargo profile of the bundle: `release` for deployment, `lambda-dev` for quick checks.
+   *
+   * @default 'release'
+   */
+  readonly cargoProfile?: string;
+  /**
    * Folder holding one crate per handler (`<lambdasDir>/<handler>/Cargo.toml`).
    *
    * @default - `<repo>/lambdas`
@@ -149,6 +155,7 @@ export class PatrolRule extends Construct {
       binaryName: rule.handler,
       runtime: 'provided.al2023',
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
+      bundling: { profile: props.cargoProfile ?? 'release' },
       memorySize: 128,
       timeout: Duration.seconds(10),
       description: truncate(`Patrol rule ${rule.id}: ${rule.description}`, 256),

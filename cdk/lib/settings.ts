@@ -10,6 +10,14 @@ import { DEFAULT_MANIFEST } from './paths';
 export const CONTEXT_MANIFEST = 'patrol:manifest';
 /** Context key: `arm64` (default) or `x86_64`, for every rule function. */
 export const CONTEXT_ARCHITECTURE = 'patrol:architecture';
+/**
+ * Context key: the cargo profile the functions are built with. `release` (default) is what
+ * `cdk deploy` ships; `make demo` and `make test` synthesize with `lambda-dev`, which
+ * compiles in a fraction of the time (see Cargo.toml).
+ */
+export const CONTEXT_CARGO_PROFILE = 'patrol:cargoProfile';
+/** Context key: `true` synthesizes templates without building the functions. */
+export const CONTEXT_SKIP_BUNDLING = 'patrol:skipBundling';
 /** Context key: optional email address subscribed to the operators' topic. */
 export const CONTEXT_OPERATORS_EMAIL = 'patrol:operatorsEmail';
 
@@ -17,6 +25,8 @@ export interface PatrolSettings {
   /** Absolute path of the manifest. */
   readonly manifestPath: string;
   readonly architecture: lambda.Architecture;
+  /** A profile of the workspace's Cargo.toml. */
+  readonly cargoProfile: string;
   readonly operatorsEmail?: string;
 }
 
@@ -35,10 +45,17 @@ export function readSettings(node: Node): PatrolSettings {
       `context ${CONTEXT_ARCHITECTURE}=${archName} is not supported; use one of: ${Object.keys(ARCHITECTURES).join(', ')}`,
     );
   }
+  const cargoProfile = optionalString(node, CONTEXT_CARGO_PROFILE) ?? 'release';
+  if (!/^[a-z][a-z0-9_-]*$/.test(cargoProfile)) {
+    throw new Error(
+      `context ${CONTEXT_CARGO_PROFILE}=${cargoProfile} is not a cargo profile name; use \`release\` (deploy) or \`lambda-dev\` (quick checks)`,
+    );
+  }
   const operatorsEmail = optionalString(node, CONTEXT_OPERATORS_EMAIL);
   return {
     manifestPath: path.resolve(manifest),
     architecture,
+    cargoProfile,
     ...(operatorsEmail === undefined ? {} : { operatorsEmail }),
   };
 }
