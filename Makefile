@@ -7,7 +7,7 @@
 #   make lint    cargo fmt --check, clippy -D warnings, tsc --noEmit
 #   make fmt     format Rust code
 #   make synth   templates into build/cdk.out (MANIFEST=path, LAMBDA_PROFILE=release|lambda-dev)
-#   make bench   pattern-engine, `patrol match` and `patrol replay` (2 GB archive) benchmarks
+#   make bench   pattern engine, `patrol match`, `patrol replay` (2 GB archive), Lambda cold start
 #   make fuzz    fuzz pattern parsing and matching (nightly)
 
 SHELL := /bin/bash
@@ -50,7 +50,7 @@ BUILD := $(ROOT)/build
 
 .PHONY: help setup setup-build setup-python setup-node setup-rust first-run-notice demo \
   next-steps test test-rust test-cdk synth functions cfn-lint lint fmt build build-patrol \
-  validate bench fuzz clean
+  validate bench bench-lambda fuzz clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -92,14 +92,17 @@ setup-rust:
 
 ## --- builds ----------------------------------------------------------------------
 
-# The `patrol` CLI (debug): what the demo, the CDK app and the tests run.
+# Host debug builds, in one cargo invocation so that every step shares one feature
+# resolution (cargo resolves features per invocation; a different package selection
+# rebuilds much of the tree): the CLI, every handler and every test target. The CDK app
+# runs `patrol`; the end-to-end tests run `patrol` and the handlers.
+build: setup-rust
+	@$(STEP) "cargo build: patrol, the handlers and every test (debug)" \
+	  $(CARGO) build $(CARGO_FLAGS) --workspace --all-targets
+
+# Only the CLI, for targets that need nothing else (`make demo`, `make validate`).
 build-patrol: setup-rust
 	@$(STEP) "cargo build: patrol (debug)" $(CARGO) build $(CARGO_FLAGS) -p patrol-cli
-
-# The CLI and every handler, host debug builds: the end-to-end tests run these binaries.
-build: setup-rust
-	@$(STEP) "cargo build: patrol and the handlers (debug)" \
-	  $(CARGO) build $(CARGO_FLAGS) -p patrol-cli $(addprefix -p ,$(HANDLERS))
 
 # Each handler exactly as the CDK app bundles it (same directory, flags and profile), so
 # the bundling inside `cdk synth` finds it built; built here to show cargo's progress.
@@ -139,7 +142,7 @@ test: setup build lint cfn-lint test-cdk test-rust
 # One real-bundling synth of the manifest, checked by cdk-nag (inside synth) and cfn-lint.
 # BUNDLING=0 skips building the functions (any manifest, in seconds).
 BUNDLING ?= 1
-synth: setup build-patrol $(if $(filter 0,$(BUNDLING)),,functions)
+synth: setup build $(if $(filter 0,$(BUNDLING)),,functions)
 	rm -rf $(BUILD)/cdk.out
 	@$(STEP) "cdk synth: $(MANIFEST) into build/cdk.out$(if $(filter 0,$(BUNDLING)), (bundling skipped),)" \
 	  $(CDK) synth $(CDK_FLAGS) $(if $(filter 0,$(BUNDLING)),-c 'patrol:skipBundling=true',) --quiet -o $(BUILD)/cdk.out
@@ -149,7 +152,7 @@ cfn-lint: synth
 	  cfn-lint --ignore-checks W3005 -- $(BUILD)/cdk.out/*.template.json
 	@echo "    $$(ls $(BUILD)/cdk.out/*.template.json | wc -l) templates clean"
 
-test-cdk: setup build-patrol
+test-cdk: setup build
 	mkdir -p $(BUILD)
 	@$(STEP) "vitest: the CDK app's tests" bash -c 'npm test -w cdk 2>&1 | tee $(BUILD)/vitest.log'
 
@@ -169,10 +172,23 @@ test-rust: setup build
 # whole `patrol match` process over 200,000 events. PATROL_BENCH_SECS sets time per run.
 # Then `patrol replay` over a 2 GiB CloudTrail archive (built once into
 # target/bench-data/replay/) on 1 and 2 cores, against the floor (gunzip + parse only).
-bench: setup-rust
+bench: setup-rust bench-lambda
 	$(CARGO) bench $(CARGO_FLAGS) -p patrol-core --bench match
 	crates/patrol-core/benches/match-process.sh
 	crates/patrol-cli/benches/replay-bench.sh
+
+# Each handler built with `release` (what `cdk deploy` ships) and `lambda-dev` (what the
+# demo and tests bundle): size and deflated size of the arm64 bundles, and cold start to the
+# first Runtime API poll and peak RSS of the same code built for this host's CPU.
+bench-lambda: setup-rust $(VENV)/.installed-build
+	$(CARGO) build $(CARGO_FLAGS) --profile release $(addprefix -p ,$(HANDLERS))
+	$(CARGO) build $(CARGO_FLAGS) --profile lambda-dev $(addprefix -p ,$(HANDLERS))
+	$(MAKE) --no-print-directory functions LAMBDA_PROFILE=release
+	$(MAKE) --no-print-directory functions LAMBDA_PROFILE=lambda-dev
+	@# The harness only spawns processes and waits on a socket: its own profile does not
+	@# matter, and dev reuses the test build.
+	$(CARGO) bench $(CARGO_FLAGS) --profile dev -p patrol-tests --bench lambda-cold-start -- $(foreach h,$(HANDLERS),$(foreach p,release lambda-dev,\
+	  "$(h) $(p) $(ARCH)=target/lambda-$(p)-$(ARCH)/$(h)/bootstrap" "$(h) $(p) host=target/$(p)/$(h)"))
 
 # Coverage-guided fuzzing of pattern parsing and matching (needs a nightly toolchain).
 FUZZ_SECS ?= 300

@@ -1,0 +1,210 @@
+//! `make bench`: cold start of handler binaries, from `exec` to the first poll of the
+//! Lambda Runtime API (`GET /runtime/invocation/next`), which is when Lambda's init phase
+//! ends. Each binary runs `PATROL_BENCH_RUNS` times (default 30, after 3 unmeasured runs that
+//! warm the page cache) against a local Runtime API on 127.0.0.1, configured with the
+//! shipped `root-console-login` rule as a deployment would configure it. Also prints each
+//! binary's size, its size deflated (what the Lambda zip holds) and its peak RSS at the
+//! first poll.
+//!
+//! ```text
+//! cargo bench -p patrol-tests --bench lambda-cold-start -- release=path/to/bootstrap lambda-dev=path/...
+//! ```
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use patrol_core::manifest::{ValidateOptions, load};
+use patrol_tests::paths;
+use serde_json::json;
+use tiny_http::Server;
+
+const RULE_ID: &str = "root-console-login";
+const WARMUP: usize = 3;
+
+fn main() -> anyhow::Result<()> {
+    let binaries: Vec<(String, PathBuf)> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .map(|a| match a.split_once('=') {
+            Some((label, path)) => (label.to_owned(), PathBuf::from(path)),
+            None => (a.clone(), PathBuf::from(&a)),
+        })
+        .collect();
+    anyhow::ensure!(
+        !binaries.is_empty(),
+        "usage: lambda-cold-start LABEL=BINARY... (see crates' benches in the Makefile)"
+    );
+    let runs: usize = match std::env::var("PATROL_BENCH_RUNS") {
+        Ok(v) => v
+            .parse()
+            .with_context(|| format!("PATROL_BENCH_RUNS={v} is not a number"))?,
+        Err(_) => 30,
+    };
+    let env = function_env()?;
+
+    println!(
+        "{:<24} {:>10} {:>10} {:>12} {:>12} {:>12} {:>9}",
+        "binary", "size", "deflated", "init min", "init median", "init p90", "peak RSS"
+    );
+    for (label, binary) in &binaries {
+        let size = std::fs::metadata(binary)
+            .with_context(|| format!("{label}: cannot read {}", binary.display()))?
+            .len();
+        let deflated = deflated_size(binary)?;
+        if !runs_here(binary)? {
+            println!(
+                "{:<24} {:>8.1}MB {:>8.1}MB {:>12} {:>12} {:>12} {:>9}",
+                label,
+                size as f64 / 1e6,
+                deflated as f64 / 1e6,
+                "-",
+                "(another",
+                "CPU)",
+                "-"
+            );
+            continue;
+        }
+        let mut times = Vec::with_capacity(runs);
+        let mut peak_rss_kb = 0;
+        for i in 0..WARMUP + runs {
+            let (elapsed, rss_kb) = cold_start(binary, &env)
+                .with_context(|| format!("{label}: run {i} of {}", binary.display()))?;
+            if i >= WARMUP {
+                times.push(elapsed);
+                peak_rss_kb = peak_rss_kb.max(rss_kb);
+            }
+        }
+        times.sort();
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "{:<24} {:>8.1}MB {:>8.1}MB {:>10.1}ms {:>10.1}ms {:>10.1}ms {:>7.1}MB",
+            label,
+            size as f64 / 1e6,
+            deflated as f64 / 1e6,
+            ms(times[0]),
+            ms(at(0.5)),
+            ms(at(0.9)),
+            peak_rss_kb as f64 / 1024.0,
+        );
+    }
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The environment a deployment gives the function (rule, sinks), with dummy credentials
+/// and an unroutable endpoint: nothing may leave the machine, and init makes no call.
+fn function_env() -> anyhow::Result<Vec<(&'static str, String)>> {
+    let manifest = load(
+        &paths::workspace().join("rules.toml"),
+        &ValidateOptions::default(),
+    )?;
+    let rule = manifest
+        .rule(RULE_ID)
+        .ok_or_else(|| anyhow::anyhow!("rules.toml has no rule {RULE_ID}"))?;
+    Ok(vec![
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
+        ("PATROL_RULE_ID", RULE_ID.to_owned()),
+        ("PATROL_RULE", serde_json::to_string(rule)?),
+        (
+            "PATROL_SINKS",
+            json!([{"type": "sns", "route": "security",
+                    "topic_arn": "arn:aws:sns:us-east-1:111111111111:patrol-security"}])
+            .to_string(),
+        ),
+        ("RUST_LOG", "info".to_owned()),
+    ])
+}
+
+/// Kills the function when the measurement ends, whatever happened.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One cold start: exec to the first `/next` poll, and the process's peak RSS (kB) then.
+fn cold_start(binary: &Path, env: &[(&str, String)]) -> anyhow::Result<(Duration, u64)> {
+    let server = Server::http("127.0.0.1:0")
+        .map_err(|e| anyhow::anyhow!("cannot start the Runtime API: {e}"))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .context("Runtime API is not on an IP address")?;
+    let start = Instant::now();
+    let child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "patrol-bench-function")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/patrol-bench")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {}", binary.display()))?;
+    let mut child = Running(child);
+    loop {
+        let request = server
+            .recv_timeout(Duration::from_secs(10))
+            .context("Runtime API")?;
+        let Some(request) = request else {
+            let status = child.0.try_wait()?;
+            anyhow::bail!("no poll within 10 s (process status: {status:?})");
+        };
+        if request.url().ends_with("/runtime/invocation/next") {
+            let elapsed = start.elapsed();
+            let rss = peak_rss_kb(child.0.id()).unwrap_or(0);
+            drop(request); // unanswered: the function waits, then is killed
+            return Ok((elapsed, rss));
+        }
+        // Anything else before the first poll (an init error) ends the run.
+        anyhow::bail!("the function called {} before polling", request.url());
+    }
+}
+
+/// Whether the ELF binary is for this machine's CPU (an arm64 bundle on an x86_64 host is
+/// only measured for size).
+fn runs_here(binary: &Path) -> anyhow::Result<bool> {
+    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+    let machine = bytes.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
+    let host = match std::env::consts::ARCH {
+        "x86_64" => 0x3e,
+        "aarch64" => 0xb7,
+        _ => return Ok(false),
+    };
+    Ok(bytes.starts_with(b"\x7fELF") && machine == Some(host))
+}
+
+/// `VmHWM` of a running process, in kB (Linux).
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The binary deflated at zip's default level: within a few hundred bytes of the Lambda
+/// deployment package that holds it.
+fn deflated_size(binary: &Path) -> anyhow::Result<u64> {
+    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
+    encoder.write_all(&bytes)?;
+    Ok(encoder.finish()?.len() as u64)
+}
