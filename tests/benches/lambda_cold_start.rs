@@ -158,24 +158,25 @@ fn cold_start(binary: &Path, env: &[(&str, String)]) -> anyhow::Result<(Duration
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("cannot run {}", binary.display()))?;
-    let mut child = Running(child);
-    loop {
-        let request = server
-            .recv_timeout(Duration::from_secs(10))
-            .context("Runtime API")?;
-        let Some(request) = request else {
-            let status = child.0.try_wait()?;
-            anyhow::bail!("no poll within 10 s (process status: {status:?})");
-        };
-        if request.url().ends_with("/runtime/invocation/next") {
-            let elapsed = start.elapsed();
-            let rss = peak_rss_kb(child.0.id()).unwrap_or(0);
-            drop(request); // unanswered: the function waits, then is killed
-            return Ok((elapsed, rss));
-        }
-        // Anything else before the first poll (an init error) ends the run.
-        anyhow::bail!("the function called {} before polling", request.url());
-    }
+    let child = Running(child);
+    let request = server
+        .recv_timeout(Duration::from_secs(10))
+        .context("Runtime API")?;
+    let Some(request) = request else {
+        let mut child = child;
+        let status = child.0.try_wait()?;
+        anyhow::bail!("no poll within 10 s (process status: {status:?})");
+    };
+    // Anything else before the first poll (an init error) ends the run.
+    anyhow::ensure!(
+        request.url().ends_with("/runtime/invocation/next"),
+        "the function called {} before polling",
+        request.url()
+    );
+    let elapsed = start.elapsed();
+    let rss = peak_rss_kb(child.0.id()).unwrap_or(0);
+    drop(request); // unanswered: the function waits, then is killed
+    Ok((elapsed, rss))
 }
 
 /// Whether the ELF binary is for this machine's CPU (an arm64 bundle on an x86_64 host is
