@@ -1,8 +1,9 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { describe, expect, it } from 'vitest';
+import { Bundling } from 'cargo-lambda-cdk/lib/bundling';
+import { describe, expect, it, vi } from 'vitest';
 import { PATROL_RULE, PATROL_RULE_ID, PATROL_SINKS, RUST_LOG } from '../lib/env';
 import type { EventTrigger } from '../lib/manifest';
-import { CONTEXT_ARCHITECTURE, CONTEXT_OPERATORS_EMAIL } from '../lib/settings';
+import { CONTEXT_ARCHITECTURE, CONTEXT_CARGO_PROFILE, CONTEXT_OPERATORS_EMAIL } from '../lib/settings';
 import { logicalId, readFixture, synthManifest, writeTempManifest } from './app-under-test';
 
 const rootLogin = readFixture('root-console-login.json');
@@ -301,6 +302,25 @@ describe('context settings', () => {
   it('rejects an unknown architecture', () => {
     expect(() => synthManifest('root-console-login.json', { [CONTEXT_ARCHITECTURE]: 'riscv64' })).toThrow(
       /patrol:architecture=riscv64 is not supported; use one of: arm64, x86_64/,
+    );
+  });
+
+  it('bundles with the release profile unless the context names another', () => {
+    const bundle = vi.spyOn(Bundling, 'bundle');
+    try {
+      synthManifest('root-console-login.json');
+      expect(bundle.mock.calls.map(([props]) => props.profile)).toEqual(['release']);
+      bundle.mockClear();
+      synthManifest('root-console-login.json', { [CONTEXT_CARGO_PROFILE]: 'lambda-dev' });
+      expect(bundle.mock.calls.map(([props]) => props.profile)).toEqual(['lambda-dev']);
+    } finally {
+      bundle.mockRestore();
+    }
+  });
+
+  it('rejects a cargo profile name that is not one', () => {
+    expect(() => synthManifest('root-console-login.json', { [CONTEXT_CARGO_PROFILE]: '--release; rm' })).toThrow(
+      /patrol:cargoProfile=--release; rm is not a cargo profile name/,
     );
   });
 
