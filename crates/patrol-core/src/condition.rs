@@ -6,9 +6,16 @@
 //! must evaluate to a boolean; anything else, or an evaluation error (a missing field
 //! without `has(...)`, a type mismatch), is an error, never a silent "no": the alert path
 //! reports it and dead-letters the event instead of dropping it.
+//!
+//! Besides CEL's standard library a condition can call the policy functions registered in
+//! [`add_policy_functions`] (analysis in [`crate::policy`]).
 
-use cel::{Context, Program, Value as CelValue};
+use std::sync::Arc;
+
+use cel::{Context, ExecutionError, Program, Value as CelValue};
 use serde_json::Value;
+
+use crate::policy::PolicyDocument;
 
 use crate::template::KNOWN_VARIABLES;
 
@@ -86,6 +93,7 @@ impl Condition {
     /// Evaluates the condition on a template context ([`crate::template::context`]).
     pub fn eval(&self, context: &Value) -> Result<bool, ConditionError> {
         let mut ctx = Context::default();
+        add_policy_functions(&mut ctx)?;
         // Only identifiers can be referenced; `detail-type` is reachable as
         // `event["detail-type"]`.
         for name in &self.variables {
@@ -101,6 +109,95 @@ impl Condition {
             Err(e) => Err(ConditionError::Evaluation(e.to_string())),
         }
     }
+}
+
+/// `policy_is_public(doc)`, `policy_external_accounts(doc, trusted)`,
+/// `policy_grants(doc, actions, resources)`: `doc` is a map or a (JSON or percent-encoded)
+/// string; lists are lists of strings. A malformed document is an evaluation error.
+fn add_policy_functions(ctx: &mut Context<'_, '_>) -> Result<(), ConditionError> {
+    let declared = |e: cel::DeclarationError| ConditionError::Evaluation(e.to_string());
+    ctx.add_function("policy_is_public", |doc: CelValue| {
+        let doc = policy_arg("policy_is_public", &doc)?;
+        Ok::<_, ExecutionError>(CelValue::Bool(doc.is_public()))
+    })
+    .map_err(declared)?;
+    ctx.add_function(
+        "policy_external_accounts",
+        |doc: CelValue, trusted: CelValue| {
+            const NAME: &str = "policy_external_accounts";
+            let doc = policy_arg(NAME, &doc)?;
+            let trusted = string_list_arg(NAME, "trusted accounts", &trusted)?;
+            let accounts = doc
+                .external_accounts(&trusted)
+                .into_iter()
+                .map(|a| CelValue::String(Arc::new(a)))
+                .collect();
+            Ok::<_, ExecutionError>(CelValue::List(Arc::new(accounts)))
+        },
+    )
+    .map_err(declared)?;
+    ctx.add_function(
+        "policy_grants",
+        |doc: CelValue, actions: CelValue, resources: CelValue| {
+            const NAME: &str = "policy_grants";
+            let doc = policy_arg(NAME, &doc)?;
+            let actions = string_list_arg(NAME, "actions", &actions)?;
+            let resources = string_list_arg(NAME, "resources", &resources)?;
+            Ok::<_, ExecutionError>(CelValue::Bool(doc.grants(&actions, &resources)))
+        },
+    )
+    .map_err(declared)?;
+    Ok(())
+}
+
+fn policy_arg(function: &str, value: &CelValue) -> Result<PolicyDocument, ExecutionError> {
+    let json = cel_to_json(value).map_err(|e| ExecutionError::function_error(function, e))?;
+    PolicyDocument::parse(&json).map_err(|e| ExecutionError::function_error(function, e))
+}
+
+fn string_list_arg(
+    function: &str,
+    what: &str,
+    value: &CelValue,
+) -> Result<Vec<String>, ExecutionError> {
+    let wrong =
+        || ExecutionError::function_error(function, format!("{what} must be a list of strings"));
+    let CelValue::List(items) = value else {
+        return Err(wrong());
+    };
+    items
+        .iter()
+        .map(|v| match v {
+            CelValue::String(s) => Ok(s.as_str().to_owned()),
+            _ => Err(wrong()),
+        })
+        .collect()
+}
+
+/// A CEL value back to JSON, for the values that come from JSON in the first place.
+fn cel_to_json(value: &CelValue) -> Result<Value, String> {
+    Ok(match value {
+        CelValue::Null => Value::Null,
+        CelValue::Bool(b) => Value::Bool(*b),
+        CelValue::Int(i) => Value::from(*i),
+        CelValue::UInt(u) => Value::from(*u),
+        CelValue::Float(f) => Value::from(*f),
+        CelValue::String(s) => Value::String(s.as_str().to_owned()),
+        CelValue::List(items) => {
+            Value::Array(items.iter().map(cel_to_json).collect::<Result<_, _>>()?)
+        }
+        CelValue::Map(map) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in map.map.iter() {
+                let cel::objects::Key::String(k) = k else {
+                    return Err(format!("policy document has a non-string key {k:?}"));
+                };
+                out.insert(k.as_str().to_owned(), cel_to_json(v)?);
+            }
+            Value::Object(out)
+        }
+        other => return Err(format!("expected a policy document, got {other:?}")),
+    })
 }
 
 #[cfg(test)]
@@ -155,6 +252,98 @@ mod tests {
                 ConditionError::UnknownVariable("bogus".into()),
                 ConditionError::UnknownVariable("detial".into())
             ])
+        );
+    }
+}
+
+#[cfg(test)]
+mod policy_function_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx_with(policy: Value) -> Value {
+        let event = json!({"account": "111122223333", "detail-type": "AWS API Call via CloudTrail",
+            "detail": {"eventName": "PutBucketPolicy", "requestParameters": {"bucketName": "b", "bucketPolicy": policy}}});
+        let params = json!({"org_accounts": ["111122223333", "444455556666"]});
+        let params = params.as_object().cloned().unwrap_or_default();
+        crate::template::context(&event, json!({"id": "r"}), &params)
+    }
+
+    fn eval(source: &str, policy: Value) -> Result<bool, ConditionError> {
+        let condition =
+            Condition::compile(source).unwrap_or_else(|e| panic!("{source} compiles: {e:?}"));
+        condition.eval(&ctx_with(policy))
+    }
+
+    fn public_read() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::payroll-2024/*"}]})
+    }
+
+    #[test]
+    fn policy_is_public_on_a_map_and_a_string() {
+        let source = "policy_is_public(detail.requestParameters.bucketPolicy)";
+        assert_eq!(eval(source, public_read()), Ok(true));
+        assert_eq!(eval(source, json!(public_read().to_string())), Ok(true));
+        let trust = json!({"Statement": {"Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}});
+        assert_eq!(eval(source, trust), Ok(false));
+    }
+
+    #[test]
+    fn policy_external_accounts_against_params() {
+        let policy = json!({"Statement": {"Effect": "Allow",
+            "Principal": {"AWS": ["arn:aws:iam::999988887777:root", "111122223333"]},
+            "Action": "s3:GetObject", "Resource": "*"}});
+        let source = r#"policy_external_accounts(detail.requestParameters.bucketPolicy, params.org_accounts) == ["999988887777"]"#;
+        assert_eq!(eval(source, policy.clone()), Ok(true));
+        let source =
+            "size(policy_external_accounts(detail.requestParameters.bucketPolicy, [])) == 2";
+        assert_eq!(eval(source, policy), Ok(true));
+        let source = r#""*" in policy_external_accounts(detail.requestParameters.bucketPolicy, params.org_accounts)"#;
+        assert_eq!(eval(source, public_read()), Ok(true));
+    }
+
+    #[test]
+    fn policy_grants_actions_on_resources() {
+        let source = r#"policy_grants(detail.requestParameters.bucketPolicy, ["s3:Get*"], ["arn:aws:s3:::payroll-*"])"#;
+        assert_eq!(eval(source, public_read()), Ok(true));
+        let source =
+            r#"policy_grants(detail.requestParameters.bucketPolicy, ["s3:PutObject"], [])"#;
+        assert_eq!(eval(source, public_read()), Ok(false));
+    }
+
+    #[test]
+    fn malformed_documents_and_arguments_are_evaluation_errors() {
+        let source = "policy_is_public(detail.requestParameters.bucketPolicy)";
+        let err = eval(source, json!("%7B%2")).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("policy_is_public") && e.contains("percent-encoding")),
+            "{err:?}"
+        );
+        let err = eval(source, json!({"Version": "2012-10-17"}))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("no `Statement`")),
+            "{err:?}"
+        );
+        let source = "policy_grants(detail.requestParameters.bucketPolicy, 's3:*', [])";
+        let err = eval(source, public_read()).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("actions must be a list of strings")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn compile_accepts_policy_functions_and_still_rejects_unknown_variables() {
+        assert!(Condition::compile("policy_is_public(detail.x)").is_ok());
+        assert_eq!(
+            Condition::compile("policy_is_public(doc)").err(),
+            Some(vec![ConditionError::UnknownVariable("doc".into())])
         );
     }
 }

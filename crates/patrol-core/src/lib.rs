@@ -8,6 +8,7 @@
 //! - [`event`]: CloudTrail records wrapped as EventBridge delivers them.
 //! - [`template`]: message templates (minijinja).
 //! - [`condition`]: optional CEL conditions evaluated after the pattern.
+//! - [`policy`]: IAM/resource policy analysis (public? external accounts? grants?) for conditions.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
 //! - [`suppress`]: suppressions compiled into the deployed pattern where it can say them.
@@ -26,6 +27,7 @@ pub mod engine;
 pub mod event;
 pub mod manifest;
 pub mod pattern;
+pub mod policy;
 pub mod rule;
 pub mod suppress;
 pub mod template;
