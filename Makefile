@@ -188,7 +188,7 @@ bench-lambda: setup-rust $(VENV)/.installed-build
 	@# The harness only spawns processes and waits on a socket: its own profile does not
 	@# matter, and dev reuses the test build.
 	$(CARGO) bench $(CARGO_FLAGS) --profile dev -p patrol-tests --bench lambda-cold-start -- $(foreach h,$(HANDLERS),$(foreach p,release lambda-dev,\
-	  "$(h) $(p) $(ARCH)=target/lambda-$(p)-$(ARCH)/$(h)/bootstrap" "$(h) $(p) host=target/$(p)/$(h)"))
+	  "$(h) $(p) $(ARCH)=$(ROOT)/target/lambda-$(p)-$(ARCH)/$(h)/bootstrap" "$(h) $(p) host=$(ROOT)/target/$(p)/$(h)"))
 
 # Coverage-guided fuzzing of pattern parsing and matching (needs a nightly toolchain).
 FUZZ_SECS ?= 300
