@@ -50,11 +50,11 @@ fn main() -> anyhow::Result<()> {
         "binary", "size", "deflated", "init min", "init median", "init p90", "peak RSS"
     );
     for (label, binary) in &binaries {
-        let size = std::fs::metadata(binary)
-            .with_context(|| format!("{label}: cannot read {}", binary.display()))?
-            .len();
-        let deflated = deflated_size(binary)?;
-        if !runs_here(binary)? {
+        let bytes = std::fs::read(binary)
+            .with_context(|| format!("{label}: cannot read {}", binary.display()))?;
+        let size = bytes.len();
+        let deflated = deflated_size(&bytes)?;
+        if !runs_here(&bytes) {
             println!(
                 "{:<24} {:>8.1}MB {:>8.1}MB {:>12} {:>12} {:>12} {:>9}",
                 label,
@@ -181,15 +181,14 @@ fn cold_start(binary: &Path, env: &[(&str, String)]) -> anyhow::Result<(Duration
 
 /// Whether the ELF binary is for this machine's CPU (an arm64 bundle on an x86_64 host is
 /// only measured for size).
-fn runs_here(binary: &Path) -> anyhow::Result<bool> {
-    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+fn runs_here(bytes: &[u8]) -> bool {
     let machine = bytes.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
     let host = match std::env::consts::ARCH {
         "x86_64" => 0x3e,
         "aarch64" => 0xb7,
-        _ => return Ok(false),
+        _ => return false,
     };
-    Ok(bytes.starts_with(b"\x7fELF") && machine == Some(host))
+    bytes.starts_with(b"\x7fELF") && machine == Some(host)
 }
 
 /// `VmHWM` of a running process, in kB (Linux).
@@ -203,9 +202,8 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
 
 /// The binary deflated at zip's default level: within a few hundred bytes of the Lambda
 /// deployment package that holds it.
-fn deflated_size(binary: &Path) -> anyhow::Result<u64> {
-    let bytes = std::fs::read(binary).with_context(|| format!("reading {}", binary.display()))?;
+fn deflated_size(bytes: &[u8]) -> anyhow::Result<u64> {
     let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(6));
-    encoder.write_all(&bytes)?;
+    encoder.write_all(bytes)?;
     Ok(encoder.finish()?.len() as u64)
 }

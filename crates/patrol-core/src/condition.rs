@@ -7,16 +7,13 @@
 //! without `has(...)`, a type mismatch), is an error, never a silent "no": the alert path
 //! reports it and dead-letters the event instead of dropping it.
 //!
-//! Besides CEL's standard library a condition can call the policy functions registered in
-//! [`add_policy_functions`] (analysis in [`crate::policy`]).
+//! Besides CEL's standard library a condition can call the policy functions of
+//! [`crate::policy::functions`].
 
-use std::sync::Arc;
-
-use cel::{Context, ExecutionError, Program, Value as CelValue};
+use cel::{Context, Program, Value as CelValue};
 use serde_json::Value;
 
-use crate::policy::PolicyDocument;
-
+use crate::policy;
 use crate::template::KNOWN_VARIABLES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +34,8 @@ pub struct Condition {
     program: Program,
     /// The variables the expression reads: only these are converted for CEL.
     variables: Vec<String>,
+    /// Whether it calls a policy function: only then are they registered.
+    calls_policy_functions: bool,
 }
 
 impl std::fmt::Debug for Condition {
@@ -79,10 +78,12 @@ impl Condition {
             .into_iter()
             .map(str::to_owned)
             .collect();
+        let calls_policy_functions = policy::functions::called_by(&program);
         Ok(Condition {
             source: source.to_owned(),
             program,
             variables,
+            calls_policy_functions,
         })
     }
 
@@ -93,7 +94,9 @@ impl Condition {
     /// Evaluates the condition on a template context ([`crate::template::context`]).
     pub fn eval(&self, context: &Value) -> Result<bool, ConditionError> {
         let mut ctx = Context::default();
-        add_policy_functions(&mut ctx)?;
+        if self.calls_policy_functions {
+            policy::functions::register(&mut ctx)?;
+        }
         // Only identifiers can be referenced; `detail-type` is reachable as
         // `event["detail-type"]`.
         for name in &self.variables {
@@ -109,95 +112,6 @@ impl Condition {
             Err(e) => Err(ConditionError::Evaluation(e.to_string())),
         }
     }
-}
-
-/// `policy_is_public(doc)`, `policy_external_accounts(doc, trusted)`,
-/// `policy_grants(doc, actions, resources)`: `doc` is a map or a (JSON or percent-encoded)
-/// string; lists are lists of strings. A malformed document is an evaluation error.
-fn add_policy_functions(ctx: &mut Context<'_, '_>) -> Result<(), ConditionError> {
-    let declared = |e: cel::DeclarationError| ConditionError::Evaluation(e.to_string());
-    ctx.add_function("policy_is_public", |doc: CelValue| {
-        let doc = policy_arg("policy_is_public", &doc)?;
-        Ok::<_, ExecutionError>(CelValue::Bool(doc.is_public()))
-    })
-    .map_err(declared)?;
-    ctx.add_function(
-        "policy_external_accounts",
-        |doc: CelValue, trusted: CelValue| {
-            const NAME: &str = "policy_external_accounts";
-            let doc = policy_arg(NAME, &doc)?;
-            let trusted = string_list_arg(NAME, "trusted accounts", &trusted)?;
-            let accounts = doc
-                .external_accounts(&trusted)
-                .into_iter()
-                .map(|a| CelValue::String(Arc::new(a)))
-                .collect();
-            Ok::<_, ExecutionError>(CelValue::List(Arc::new(accounts)))
-        },
-    )
-    .map_err(declared)?;
-    ctx.add_function(
-        "policy_grants",
-        |doc: CelValue, actions: CelValue, resources: CelValue| {
-            const NAME: &str = "policy_grants";
-            let doc = policy_arg(NAME, &doc)?;
-            let actions = string_list_arg(NAME, "actions", &actions)?;
-            let resources = string_list_arg(NAME, "resources", &resources)?;
-            Ok::<_, ExecutionError>(CelValue::Bool(doc.grants(&actions, &resources)))
-        },
-    )
-    .map_err(declared)?;
-    Ok(())
-}
-
-fn policy_arg(function: &str, value: &CelValue) -> Result<PolicyDocument, ExecutionError> {
-    let json = cel_to_json(value).map_err(|e| ExecutionError::function_error(function, e))?;
-    PolicyDocument::parse(&json).map_err(|e| ExecutionError::function_error(function, e))
-}
-
-fn string_list_arg(
-    function: &str,
-    what: &str,
-    value: &CelValue,
-) -> Result<Vec<String>, ExecutionError> {
-    let wrong =
-        || ExecutionError::function_error(function, format!("{what} must be a list of strings"));
-    let CelValue::List(items) = value else {
-        return Err(wrong());
-    };
-    items
-        .iter()
-        .map(|v| match v {
-            CelValue::String(s) => Ok(s.as_str().to_owned()),
-            _ => Err(wrong()),
-        })
-        .collect()
-}
-
-/// A CEL value back to JSON, for the values that come from JSON in the first place.
-fn cel_to_json(value: &CelValue) -> Result<Value, String> {
-    Ok(match value {
-        CelValue::Null => Value::Null,
-        CelValue::Bool(b) => Value::Bool(*b),
-        CelValue::Int(i) => Value::from(*i),
-        CelValue::UInt(u) => Value::from(*u),
-        CelValue::Float(f) => Value::from(*f),
-        CelValue::String(s) => Value::String(s.as_str().to_owned()),
-        CelValue::List(items) => {
-            Value::Array(items.iter().map(cel_to_json).collect::<Result<_, _>>()?)
-        }
-        CelValue::Map(map) => {
-            let mut out = serde_json::Map::new();
-            for (k, v) in map.map.iter() {
-                let cel::objects::Key::String(k) = k else {
-                    return Err(format!("policy document has a non-string key {k:?}"));
-                };
-                out.insert(k.as_str().to_owned(), cel_to_json(v)?);
-            }
-            Value::Object(out)
-        }
-        other => return Err(format!("expected a policy document, got {other:?}")),
-    })
 }
 
 #[cfg(test)]

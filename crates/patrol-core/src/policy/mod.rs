@@ -16,6 +16,7 @@
 
 pub mod arn_glob;
 pub mod condition_keys;
+pub(crate) mod functions;
 mod grants;
 pub mod principal;
 
