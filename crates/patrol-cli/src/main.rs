@@ -43,6 +43,9 @@ enum Command {
     Validate,
     /// Print the normalized manifest (what the CDK app and the functions consume).
     Manifest(commands::manifest::ManifestArgs),
+    /// Print the covering patterns (member accounts' forwarding rules, each handler's
+    /// feeds) and, given event files, how many events they would forward.
+    Covers(commands::covers::CoversArgs),
     /// Run every rule's inline tests (`tests = [...]` in rules.toml).
     Test(commands::test::TestArgs),
     /// Match EventBridge patterns against NDJSON events (one JSON array of matching
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate => commands::validate::run(&cli.manifest),
         Command::Manifest(args) => commands::manifest::run(&cli.manifest, &args),
+        Command::Covers(args) => commands::covers::run(&cli.manifest, &args),
         Command::Test(args) => commands::test::run(&cli.manifest, &args),
         Command::Match(args) => commands::match_events::run(args),
         Command::Explain(args) => commands::explain::run(&cli.manifest, &args),

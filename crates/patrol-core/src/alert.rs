@@ -170,7 +170,6 @@ mod tests {
             notify: vec!["security".into()],
             params: Map::new(),
             permissions: vec![],
-            regions: vec![],
             tests: vec![],
         }
     }

@@ -1,5 +1,6 @@
 //! Compiler-style diagnostics for problems in a manifest: a stable kebab-case code, the
 //! file, line and column, the rule it concerns, a message and a hint on how to fix it.
+//! Errors make the manifest invalid; warnings are printed and change nothing else.
 //!
 //! Spans are byte ranges into the manifest's text; line and column are computed when the
 //! diagnostic is rendered, so the parser only has to keep spans.
@@ -7,9 +8,28 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// The manifest is invalid: nothing runs or deploys until it is fixed.
+    Error,
+    /// Worth fixing (before deploying, say), but the manifest is valid.
+    Warning,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
+}
+
 /// One problem found in a manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub level: Level,
     /// Stable, kebab-case; documented in the README and safe to grep for.
     pub code: &'static str,
     pub message: String,
@@ -20,13 +40,27 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An error: the manifest is invalid.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
+            level: Level::Error,
             code,
             message: message.into(),
             span: None,
             help: None,
         }
+    }
+
+    /// A warning: printed, but the manifest stays valid.
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            level: Level::Warning,
+            ..Self::new(code, message)
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.level == Level::Error
     }
 
     #[must_use]
@@ -54,7 +88,7 @@ impl Diagnostic {
     ///    = help: known routes: security
     /// ```
     pub fn render(&self, file: &str, source: &str) -> String {
-        let mut out = format!("error[{}]: {}\n", self.code, self.message);
+        let mut out = format!("{}[{}]: {}\n", self.level.as_str(), self.code, self.message);
         match &self.span {
             Some(span) => {
                 let (line, col) = line_col(source, span.start);
@@ -104,20 +138,29 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// Renders every diagnostic, then a count line.
+/// Renders every diagnostic, then a count line: `rules.toml: 2 errors found`,
+/// `rules.toml: 1 error and 3 warnings found`, `rules.toml: 3 warnings found`.
 pub fn render_all(diagnostics: &[Diagnostic], file: &str, source: &str) -> String {
     let mut out = String::new();
     for d in diagnostics {
         out.push_str(&d.render(file, source));
         out.push('\n');
     }
-    let n = diagnostics.len();
-    let _ = writeln!(
-        out,
-        "{file}: {n} error{} found",
-        if n == 1 { "" } else { "s" }
-    );
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let _ = writeln!(out, "{file}: {} found", count_line(errors, warnings));
     out
+}
+
+/// `2 errors`, `1 error and 3 warnings`, `3 warnings` (errors are always named when there
+/// are no warnings, so a clean list still reads `0 errors`).
+pub fn count_line(errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    match (errors, warnings) {
+        (e, 0) => plural(e, "error"),
+        (0, w) => plural(w, "warning"),
+        (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
+    }
 }
 
 #[cfg(test)]
@@ -151,5 +194,27 @@ mod tests {
           |           ^^^^^^^^^^
            = help: known routes: security
         "#);
+    }
+
+    #[test]
+    fn warnings_render_as_warnings_and_are_counted_apart() {
+        let src = "[deploy]\noperators = []\n";
+        let w = Diagnostic::warning("no-operators", "no one hears failure alarms")
+            .at(21..23)
+            .help("add `operators = [\"secops@example.com\"]`");
+        assert!(!w.is_error());
+        insta::assert_snapshot!(render_all(&[w], "rules.toml", src), @r#"
+        warning[no-operators]: no one hears failure alarms
+          --> rules.toml:2:13
+          |
+        2 | operators = []
+          |             ^^
+           = help: add `operators = ["secops@example.com"]`
+
+        rules.toml: 1 warning found
+        "#);
+        assert_eq!(count_line(2, 0), "2 errors");
+        assert_eq!(count_line(1, 3), "1 error and 3 warnings");
+        assert_eq!(count_line(0, 0), "0 errors");
     }
 }

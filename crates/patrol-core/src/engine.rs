@@ -1,7 +1,8 @@
-//! Runs a whole manifest over events offline, with the live path's semantics: one
-//! compiled matcher for every rule that evaluates events (EventBridge patterns, and the
-//! offline equivalent of SNS and webhook delivery: [`Trigger::delivery_pattern`]), EventBridge's read-only delivery rule,
-//! the rule's condition, then the alert. Used by `patrol test` and `patrol replay`.
+//! Runs rules over events with the live path's semantics: one compiled matcher for every
+//! rule that evaluates events (EventBridge patterns, and the offline equivalent of SNS and
+//! webhook delivery: [`Trigger::delivery_pattern`]), EventBridge's read-only delivery rule,
+//! the rule's condition, then the alert. Used offline over a whole manifest by `patrol test`
+//! and `patrol replay`, and live over the rules of one feed by the handler functions.
 
 use serde_json::Value;
 
@@ -54,24 +55,49 @@ pub struct EngineError {
 }
 
 impl Engine {
+    /// Every rule of the manifest that evaluates events (schedules have no pattern).
     pub fn new(manifest: &Manifest) -> Result<Self, EngineError> {
-        let mut rules = Vec::new();
-        let mut patterns = Vec::new();
-        for rule in &manifest.rules {
-            if let Some(pattern) = rule.trigger.delivery_pattern() {
-                let err = |message: String| EngineError {
+        let rules = manifest
+            .rules
+            .iter()
+            .filter(|r| r.trigger.evaluates_events())
+            .map(|rule| {
+                CompiledRule::new(rule.clone()).map_err(|message| EngineError {
                     rule: rule.id.clone(),
                     message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::from_compiled(rules)
+    }
+
+    /// These rules, already compiled (a handler function's feed: the rules of one cover).
+    /// A rule without a delivery pattern (a schedule) is an error.
+    pub fn from_compiled(rules: Vec<CompiledRule>) -> Result<Self, EngineError> {
+        let patterns = rules
+            .iter()
+            .map(|r| {
+                let err = |message: String| EngineError {
+                    rule: r.rule.id.clone(),
+                    message,
                 };
-                patterns.push(Pattern::parse(&pattern).map_err(|e| err(e.to_string()))?);
-                rules.push(CompiledRule::new(rule.clone()).map_err(err)?);
-            }
-        }
+                let pattern =
+                    r.rule.trigger.delivery_pattern().ok_or_else(|| {
+                        err("a scheduled rule has no pattern to match events".into())
+                    })?;
+                Pattern::parse(&pattern).map_err(|e| err(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             rules,
             matcher: Matcher::new(&patterns),
             head: HeadIndex::new(&patterns, &HEAD_PATHS),
         })
+    }
+
+    /// The rules, in matcher id order.
+    pub fn rules(&self) -> impl ExactSizeIterator<Item = &Rule> {
+        self.rules.iter().map(|r| &r.rule)
     }
 
     /// Rules EventBridge would deliver this (EventBridge-shaped) event to.
@@ -138,25 +164,46 @@ impl Engine {
         self.evaluate_for(rules, event, today)
     }
 
+    /// What each rule EventBridge would deliver this event to decided, false conditions
+    /// included, in rule order: the live path reports why a rule sent nothing.
+    pub fn verdicts(&self, event: Value, today: &str) -> Vec<(&Rule, Result<Verdict, AlertError>)> {
+        let rules = self.delivered_to(&event);
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        verdicts_of(rules, event, today)
+    }
+
     fn evaluate_for(&self, rules: Vec<&CompiledRule>, event: Value, today: &str) -> Vec<Outcome> {
-        // One context for every rule the event reaches.
-        let mut ctx = std::sync::Arc::new(crate::template::event_context(event));
-        rules
+        verdicts_of(rules, event, today)
             .into_iter()
-            .filter_map(|r| match r.evaluate_in(&mut ctx, today) {
+            .filter_map(|(rule, verdict)| match verdict {
                 Ok(Verdict::Alert(a)) => Some(Outcome::Alert(a)),
                 Ok(Verdict::Suppressed { owner, .. }) => Some(Outcome::Suppressed {
-                    rule: r.rule.id.clone(),
+                    rule: rule.id.clone(),
                     owner,
                 }),
                 Ok(Verdict::ConditionFalse) => None,
                 Err(error) => Some(Outcome::Failed {
-                    rule: r.rule.id.clone(),
+                    rule: rule.id.clone(),
                     error,
                 }),
             })
             .collect()
     }
+}
+
+fn verdicts_of<'a>(
+    rules: Vec<&'a CompiledRule>,
+    event: Value,
+    today: &str,
+) -> Vec<(&'a Rule, Result<Verdict, AlertError>)> {
+    // One context for every rule the event reaches.
+    let mut ctx = std::sync::Arc::new(crate::template::event_context(event));
+    rules
+        .into_iter()
+        .map(|r| (&r.rule, r.evaluate_in(&mut ctx, today)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -241,6 +288,59 @@ tests = [{ event = "a.json", expect = "alert" }, { event = "b.json", expect = "q
             e.evaluate(&alarm(topic, "critical", "OK"), "2026-11-22")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn verdicts_of_compiled_rules_report_false_conditions_and_skip_read_only_events() {
+        let rule = |id: &str, pattern: Value, include_read_only: bool, condition: Option<&str>| {
+            let rule: Rule = serde_json::from_value(json!({
+                "id": id, "description": "d", "severity": "high", "handler": "notify",
+                "trigger": {"type": "event", "pattern": pattern, "include_read_only": include_read_only},
+                "message": "m", "notify": ["security"], "condition": condition,
+            }))
+            .expect("rule");
+            CompiledRule::new(rule).expect("compiles")
+        };
+        let iam = json!({"source": ["aws.iam"]});
+        let e = Engine::from_compiled(vec![
+            rule("writes", iam.clone(), false, None),
+            rule("all-calls", iam.clone(), true, None),
+            rule("quiet", iam, true, Some("detail.eventName == \"Nope\"")),
+            rule("other", json!({"source": ["aws.s3"]}), true, None),
+        ])
+        .expect("engine");
+        assert_eq!(e.rules().len(), 4);
+        let event = |read_only: bool| {
+            json!({"source": "aws.iam", "detail-type": "AWS API Call via CloudTrail",
+                "detail": {"eventName": "GetUser", "readOnly": read_only}})
+        };
+        let decided = |event: Value| {
+            e.verdicts(event, "2026-11-22")
+                .into_iter()
+                .map(|(r, v)| (r.id.clone(), matches!(v, Ok(Verdict::Alert(_)))))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            decided(event(false)),
+            [
+                ("writes".into(), true),
+                ("all-calls".into(), true),
+                ("quiet".into(), false)
+            ]
+        );
+        assert_eq!(
+            decided(event(true)),
+            [("all-calls".into(), true), ("quiet".into(), false)]
+        );
+        let scheduled: Rule = serde_json::from_value(json!({
+            "id": "daily", "description": "d", "severity": "low", "handler": "notify",
+            "trigger": {"type": "schedule", "expression": "rate(1 day)"},
+            "message": "m", "notify": ["security"],
+        }))
+        .expect("rule");
+        let err = Engine::from_compiled(vec![CompiledRule::new(scheduled).expect("compiles")])
+            .expect_err("no pattern");
+        assert_eq!(err.rule, "daily");
     }
 
     #[test]

@@ -12,14 +12,17 @@
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
 //! - [`suppress`]: suppressions compiled into the deployed pattern where it can say them.
+//! - [`cover`]: covering patterns (forwarding rules, per-handler feeds) computed from the rules.
 //! - [`date`]: `YYYY-MM-DD` dates for suppression expiry, event times.
 //! - [`dedup`]: one alert per key per window, simulated over event time offline.
-//! - [`engine`]: a whole manifest run over events offline (test, replay).
+//! - [`engine`]: rules run over events with EventBridge's delivery semantics: a whole
+//!   manifest offline (test, replay), one feed's rules live (the handler functions).
 //!
 //! Not here: AWS clients, secrets, delivery (see `lambdas/` and `patrol-cli`).
 
 pub mod alert;
 pub mod condition;
+pub mod cover;
 pub mod date;
 pub mod dedup;
 pub mod diagnostic;

@@ -113,7 +113,6 @@ mod tests {
             notify: vec!["security".into()],
             params: Default::default(),
             permissions: vec![],
-            regions: vec![],
             references: vec![],
             suppress,
             dedup: None,

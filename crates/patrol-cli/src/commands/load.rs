@@ -1,15 +1,21 @@
 //! Reading the manifest the way every subcommand does: handlers discovered from the
-//! `lambdas/` folder beside it, diagnostics printed to stderr, exit code 1 on findings.
+//! `lambdas/` folder beside it, diagnostics printed to stderr (warnings too, like a
+//! compiler's), exit code 1 on errors.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use patrol_core::diagnostic::render_all;
-use patrol_core::manifest::{Manifest, ValidateOptions, validate_str};
+use patrol_core::manifest::{Manifest, ValidateOptions, validate_str_with_warnings};
 
-/// `Ok(Err(code))` when the manifest has problems (already printed).
+/// `Ok(Err(code))` when the manifest has errors (already printed, with its warnings).
 pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
+    Ok(manifest_and_warnings(path)?.map(|(m, _)| m))
+}
+
+/// Like [`manifest`], with the number of warnings printed for a valid manifest.
+pub fn manifest_and_warnings(path: &Path) -> anyhow::Result<Result<(Manifest, usize), ExitCode>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
     let options = ValidateOptions {
@@ -18,8 +24,13 @@ pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
         today: Some(patrol_core::date::today()),
     };
     let shown = path.display().to_string();
-    match validate_str(&text, &shown, &options) {
-        Ok(m) => Ok(Ok(m)),
+    match validate_str_with_warnings(&text, &shown, &options) {
+        Ok((m, warnings)) => {
+            if !warnings.is_empty() {
+                eprint!("{}", render_all(&warnings, &shown, &text));
+            }
+            Ok(Ok((m, warnings.len())))
+        }
         Err(diags) => {
             eprint!("{}", render_all(&diags, &shown, &text));
             Ok(Err(ExitCode::from(1)))

@@ -4,6 +4,9 @@
 //! the suppressions it can express compiled in, see `patrol_core::suppress`) and
 //! `pattern_suppressions` (their indices in `suppress`). The CDK app deploys
 //! `deployed_pattern`; the function still evaluates every suppression.
+//!
+//! `covers` holds the covering patterns (`patrol_core::cover`): `forwarding` over every
+//! event rule, `feeds` per handler.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,7 +27,11 @@ pub fn run(manifest: &Path, args: &ManifestArgs) -> anyhow::Result<ExitCode> {
         Ok(m) => m,
         Err(code) => return Ok(code),
     };
-    let value = with_deployed_patterns(&m)?;
+    let mut value = with_deployed_patterns(&m)?;
+    let covers = patrol_core::cover::manifest_covers(&m)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("covers".into(), serde_json::to_value(covers)?);
+    }
     let out = if args.pretty {
         serde_json::to_string_pretty(&value)?
     } else {

@@ -1,5 +1,6 @@
 //! One file per subcommand; `load` is how each of them reads the manifest.
 
+pub mod covers;
 pub mod explain;
 pub mod load;
 pub mod manifest;

@@ -1,5 +1,6 @@
 //! The manifest: `rules.toml` as written ([`raw`]), checked ([`validate`]) into the
-//! normalized [`Manifest`] that everything else consumes — the CLI, the Lambda functions
+//! normalized [`Manifest`] (rules, routes, and where it is deployed: [`Deploy`]) that
+//! everything else consumes — the CLI, the Lambda functions
 //! (one rule each, through `PATROL_RULE`) and the CDK app (through
 //! `patrol manifest --json`). Only this module parses `rules.toml`.
 
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use raw::json_schema;
-pub use validate::{ValidateOptions, load, validate_str};
+pub use validate::{ValidateOptions, load, validate_str, validate_str_with_warnings};
 
 /// Version of the normalized JSON shape; bump when the CDK app must change with it.
 pub const FORMAT_VERSION: u32 = 1;
@@ -24,6 +25,9 @@ pub struct Manifest {
     pub source: String,
     pub routes: Vec<Route>,
     pub rules: Vec<Rule>,
+    /// `[deploy]`; `None` (absent from the JSON) when the manifest has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<Deploy>,
 }
 
 impl Manifest {
@@ -34,6 +38,47 @@ impl Manifest {
         self.routes.iter().find(|r| r.id == id)
     }
 }
+
+/// `[deploy]`, normalized: where Patrol runs and which accounts and regions forward their
+/// events to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deploy {
+    pub central: Central,
+    /// Regions that forward: us-east-1 first (global services send their events there),
+    /// then the central region, then the others as written; no duplicates.
+    pub regions: Vec<String>,
+    /// The AWS Organization; `None` for a single account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Organization>,
+    /// Email addresses subscribed to the operators' topic (failure alarms).
+    #[serde(default)]
+    pub operators: Vec<String>,
+    /// Field paths (`deploy.central.account`) whose values are AWS's documented example
+    /// ids; deploying them is refused.
+    #[serde(default)]
+    pub example_ids: Vec<String>,
+}
+
+/// The account and region where the rules run and alerts leave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Central {
+    pub account: String,
+    pub region: String,
+}
+
+/// The AWS Organization whose accounts forward their events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    /// `o-...`.
+    pub id: String,
+    pub management_account: String,
+    /// OU ids (`ou-...`) or the root id (`r-...`) the member StackSet deploys to.
+    pub targets: Vec<String>,
+}
+
+/// The region every deployment forwards from: global services (IAM, STS, sign-in,
+/// Organizations, …) deliver their CloudTrail events to EventBridge only there.
+pub const GLOBAL_REGION: &str = "us-east-1";
 
 /// Where alerts go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,10 +194,6 @@ pub struct Rule {
     /// IAM actions the handler needs, beyond publishing its alerts.
     #[serde(default)]
     pub permissions: Vec<String>,
-    /// Regions whose events can trigger the rule; empty = any. Global-service events
-    /// (IAM, STS, sign-in, Organizations, …) reach EventBridge only in us-east-1.
-    #[serde(default)]
-    pub regions: Vec<String>,
     /// ATT&CK technique ids, CIS control ids, links.
     #[serde(default)]
     pub references: Vec<String>,

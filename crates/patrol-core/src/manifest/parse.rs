@@ -8,6 +8,8 @@
 //! remains is well typed. A field of a rule (or a key of `defaults`) that had a type error
 //! is then left out, and its absence is not reported again ([`Broken`]); a route with a type
 //! error is left out whole but its id stays known, so rules naming it raise no second error.
+//! In `[deploy]` only the wrongly typed entry itself is left out (`central.account`), so the
+//! rest of its table (`central.region`) is still checked.
 //!
 //! TOML syntax errors (unclosed quotes, duplicate keys) still stop at the first: past one,
 //! the parser's guesses would only produce noise.
@@ -32,6 +34,9 @@ pub struct Broken {
     pub defaults: BTreeSet<String>,
     /// `rules` was there but is not a table.
     pub rules: bool,
+    /// Paths inside `[deploy]` left out because of type errors (`central.account`,
+    /// `regions[1]`), or `*` when `deploy` itself is wrong.
+    pub deploy: BTreeSet<String>,
 }
 
 impl Broken {
@@ -42,6 +47,18 @@ impl Broken {
     }
     pub fn default_field(&self, field: &str) -> bool {
         self.defaults.contains(field) || self.defaults.contains("*")
+    }
+    /// Whether `path` in `[deploy]` (`organization.targets`), what holds it or something
+    /// inside it (`organization.targets[0]`) had a type error.
+    pub fn deploy_field(&self, path: &str) -> bool {
+        let within = |inner: &str, outer: &str| {
+            inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        self.deploy
+            .iter()
+            .any(|b| b == "*" || within(path, b) || within(b, path))
     }
 }
 
@@ -66,6 +83,14 @@ pub fn parse(text: &str) -> Result<(RawManifest, Vec<Diagnostic>, Broken), Diagn
                 }
                 broken.defaults.extend(bad);
                 raw.defaults = d;
+            }
+            "deploy" => {
+                let (d, cut) = typed_leaves(value, &[name.to_owned()], &mut diags);
+                if d.is_none() {
+                    broken.deploy.insert("*".to_owned());
+                }
+                broken.deploy.extend(cut);
+                raw.deploy = d;
             }
             "notify" | "rules" => {
                 let DeValue::Table(table) = value.get_ref() else {
@@ -110,7 +135,7 @@ pub fn parse(text: &str) -> Result<(RawManifest, Vec<Diagnostic>, Broken), Diagn
                     name,
                     key.span(),
                     &[],
-                    &["version", "defaults", "notify", "rules"],
+                    &["version", "defaults", "notify", "rules", "deploy"],
                 ));
             }
         }
@@ -164,6 +189,39 @@ fn typed<T: DeserializeOwned>(
             (None, bad)
         }
     }
+}
+
+/// Like [`typed`], but cuts out only the wrongly typed entries themselves and keeps the
+/// rest of their tables. Returns their paths below `value` (`central.account`).
+fn typed_leaves<T: DeserializeOwned>(
+    value: &toml::Spanned<DeValue<'_>>,
+    path: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> (Option<Spanned<T>>, BTreeSet<String>) {
+    let mut value = value.clone();
+    let mut cuts = BTreeSet::new();
+    // Each round removes one entry, so this ends; the bound is for safety only.
+    for _ in 0..1000 {
+        let error = match Spanned::<T>::deserialize_from(value.clone()) {
+            Ok(t) => return (Some(t), cuts),
+            Err(e) => e,
+        };
+        let Some(span) = error.span() else {
+            diags.push(type_error(&error, path, None, value.span()));
+            return (None, cuts);
+        };
+        match cut(value.get_mut(), &span) {
+            Some(cut_path) => {
+                cuts.insert(dotted(&cut_path));
+                diags.push(type_error(&error, path, Some(&cut_path), span));
+            }
+            None => {
+                diags.push(type_error(&error, path, Some(&[]), span));
+                return (None, cuts);
+            }
+        }
+    }
+    (None, cuts)
 }
 
 impl<T: DeserializeOwned> Spanned<T> {
@@ -301,7 +359,13 @@ fn type_error(
         let (found, expected) = rest
             .split_once(", expected ")
             .unwrap_or((rest, "another type"));
-        let key = full.last().map(String::as_str).unwrap_or_default();
+        // For a list's element (`regions[1]`), the list's key decides the help.
+        let key = full
+            .iter()
+            .rev()
+            .find(|p| !p.starts_with('['))
+            .map(String::as_str)
+            .unwrap_or_default();
         return Diagnostic::new(
             "wrong-type",
             format!(
@@ -343,7 +407,13 @@ fn type_help(key: &str, path: &[String]) -> String {
         "include_read_only" => "write `include_read_only = true`".to_owned(),
         "version" => "write `version = 1`".to_owned(),
         "severity" => "write one of \"info\", \"low\", \"medium\", \"high\", \"critical\" in quotes".to_owned(),
-        "permissions" | "references" | "email" | "https" => format!("write a list of strings: `{key} = [\"...\"]`"),
+        "permissions" | "references" | "email" | "https" | "regions" | "operators" | "targets" => format!("write a list of strings: `{key} = [\"...\"]`"),
+        "account" | "management_account" => format!("write the 12-digit account id as a string, in quotes: `{key} = \"123456789012\"` (account ids are not numbers: some start with 0)"),
+        "region" => "write the region as a string: `region = \"eu-west-1\"`".to_owned(),
+        "id" if path.first().is_some_and(|p| p == "deploy") => "write the organization id as a string: `id = \"o-a1b2c3d4e5\"`".to_owned(),
+        "deploy" => "write a table: `[deploy]` with `central = { account = \"...\", region = \"...\" }` below it".to_owned(),
+        "central" => "write `central = { account = \"123456789012\", region = \"eu-west-1\" }`".to_owned(),
+        "organization" => "write `organization = { id = \"o-...\", management_account = \"...\", targets = [\"ou-...\"] }`".to_owned(),
         "trigger" => "write `trigger.<kind> = ...`, e.g. `trigger.schedule = \"rate(1 day)\"`".to_owned(),
         _ => "the README's rules.toml reference gives each key's type".to_owned(),
     }
@@ -401,7 +471,7 @@ fn syntax_error(e: &toml::de::Error) -> Diagnostic {
 }
 
 /// The known key at most two edits away, for "did you mean".
-fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(name, k), *k))

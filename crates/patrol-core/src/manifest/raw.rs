@@ -51,7 +51,8 @@ pub type Str = Spanned<String>;
 /// Kebab-case ids: rule ids become CloudFormation logical ids.
 pub const ID_PATTERN: &str = "^[a-z](-?[a-z0-9])*$";
 
-/// Patrol's manifest: alert routes and rules. Reference: the README's "rules.toml reference".
+/// Patrol's manifest: alert routes, rules and where they are deployed. Reference: the
+/// README's "rules.toml reference".
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "Patrol rules.toml")]
@@ -70,6 +71,10 @@ pub struct RawManifest {
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": ID_PATTERN, "maxLength": 64 }))]
     pub rules: BTreeMap<Str, Spanned<RawRule>>,
+    /// Where Patrol is deployed: the central account and region, the regions that forward
+    /// events, the AWS Organization and who hears failure alarms. Only `cdk deploy` needs it.
+    #[serde(default)]
+    pub deploy: Option<Spanned<RawDeploy>>,
 }
 
 /// Defaults for every rule.
@@ -250,6 +255,65 @@ pub struct RawTest {
     /// `alert`: the rule must raise an alert; `quiet`: it must not.
     #[schemars(extend("enum" = ["alert", "quiet"]))]
     pub expect: Str,
+}
+
+/// An AWS account id: 12 digits, written as a string.
+pub const ACCOUNT_ID_PATTERN: &str = "^[0-9]{12}$";
+/// An AWS region's shape: `eu-west-1`, `us-gov-west-1`, `cn-north-1`.
+pub const REGION_PATTERN: &str = "^([a-z]{2}(-gov|-iso|-isob)?|eusc-[a-z]{2})-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[0-9]{1,2}$";
+/// An AWS Organizations organization id.
+pub const ORGANIZATION_ID_PATTERN: &str = "^o-[a-z0-9]{10,32}$";
+/// An organizational unit id (`ou-...`) or the organization's root id (`r-...`).
+pub const TARGET_PATTERN: &str = "^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$";
+
+/// `[deploy]`: where Patrol runs and which accounts and regions send it their events.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Deploy")]
+pub struct RawDeploy {
+    /// The account and region where the rules run and alerts leave (required).
+    pub central: Option<Spanned<RawCentral>>,
+    /// Regions whose events are forwarded to the central region. us-east-1 (where global
+    /// services such as IAM, STS and sign-in send their events) and the central region are
+    /// always added.
+    #[schemars(extend("uniqueItems" = true, "items" = { "type": "string", "pattern": REGION_PATTERN }))]
+    pub regions: Option<Spanned<Vec<Str>>>,
+    /// The AWS Organization whose accounts forward their events; omit for a single account.
+    pub organization: Option<Spanned<RawOrganization>>,
+    /// Email addresses that hear Patrol's own failure alarms (each confirms once).
+    #[schemars(extend("uniqueItems" = true, "items" = { "type": "string", "format": "email" }))]
+    pub operators: Option<Spanned<Vec<Str>>>,
+}
+
+/// The central account and region.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Central")]
+pub struct RawCentral {
+    /// The central (security tooling) account's id: 12 digits, in quotes.
+    #[schemars(extend("pattern" = ACCOUNT_ID_PATTERN))]
+    pub account: Option<Str>,
+    /// The region where the rules run, e.g. `eu-west-1`.
+    #[schemars(extend("pattern" = REGION_PATTERN))]
+    pub region: Option<Str>,
+}
+
+/// The AWS Organization: members forward through a service-managed StackSet.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Organization")]
+pub struct RawOrganization {
+    /// The organization's id, `o-` and 10 to 32 lowercase letters or digits.
+    #[schemars(extend("pattern" = ORGANIZATION_ID_PATTERN))]
+    pub id: Option<Str>,
+    /// The management account's id (12 digits, in quotes): StackSets never deploy there, so
+    /// it gets plain forwarder stacks.
+    #[schemars(extend("pattern" = ACCOUNT_ID_PATTERN))]
+    pub management_account: Option<Str>,
+    /// Where the member StackSet deploys: OU ids (`ou-ab12-cdef3456`) or the root id
+    /// (`r-ab12`), at least one.
+    #[schemars(extend("minItems" = 1, "uniqueItems" = true, "items" = { "type": "string", "pattern": TARGET_PATTERN }))]
+    pub targets: Option<Spanned<Vec<Str>>>,
 }
 
 /// Schema-only: an EventBridge pattern as a TOML table, or its JSON in a string.

@@ -55,6 +55,9 @@ mod wildcard;
 
 pub use head::{HeadIndex, HeadValue};
 pub use matcher::Matcher;
+/// The AST's parts that `crate::cover` generalizes.
+pub(crate) use op::Op;
+pub(crate) use parse::{Branch, RESERVED_IN_OR};
 pub use parse::{MAX_COMBINATIONS, MAX_PATTERN_CHARS};
 
 /// A validated EventBridge event pattern (the AST).

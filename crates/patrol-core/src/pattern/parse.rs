@@ -14,7 +14,7 @@ pub const MAX_PATTERN_CHARS: usize = 4096;
 pub const MAX_COMBINATIONS: usize = 1000;
 
 /// Words that may not be field names inside `$or` (event-ruler's reserved list).
-const RESERVED_IN_OR: &[&str] = &[
+pub(crate) const RESERVED_IN_OR: &[&str] = &[
     "exactly",
     "equals-ignore-case",
     "prefix",

@@ -51,6 +51,11 @@ impl Wildcard {
         })
     }
 
+    /// The literal pieces; a star sits between each two (one piece: no star at all).
+    pub(crate) fn pieces(&self) -> &[String] {
+        &self.pieces
+    }
+
     pub(crate) fn matches(&self, s: &str) -> bool {
         let Some((first, rest)) = self.pieces.split_first() else {
             return false;
