@@ -1,8 +1,8 @@
 //! `make bench`: cold start of handler binaries, from `exec` to the first poll of the
 //! Lambda Runtime API (`GET /runtime/invocation/next`), which is when Lambda's init phase
 //! ends. Each binary runs `PATROL_BENCH_RUNS` times (default 30, after 3 unmeasured runs that
-//! warm the page cache) against a local Runtime API on 127.0.0.1, configured with the
-//! shipped `root-console-login` rule as a deployment would configure it. Also prints each
+//! warm the page cache) against a local Runtime API on 127.0.0.1, configured with every
+//! `notify` rule of the shipped rules.toml as a deployment would configure it. Also prints each
 //! binary's size, its size deflated (what the Lambda zip holds) and its peak RSS at the
 //! first poll.
 //!
@@ -17,11 +17,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use patrol_core::manifest::{ValidateOptions, load};
+use patrol_tests::handler_config::{self, ConfigFile};
 use patrol_tests::paths;
-use serde_json::json;
 use tiny_http::Server;
 
-const RULE_ID: &str = "root-console-login";
 const WARMUP: usize = 3;
 
 fn main() -> anyhow::Result<()> {
@@ -43,7 +42,7 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("PATROL_BENCH_RUNS={v} is not a number"))?,
         Err(_) => 30,
     };
-    let env = function_env()?;
+    let (_config, env) = function_env()?;
 
     println!(
         "{:<24} {:>10} {:>10} {:>12} {:>12} {:>12} {:>9}",
@@ -97,32 +96,30 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// The environment a deployment gives the function (rule, sinks), with dummy credentials
-/// and an unroutable endpoint: nothing may leave the machine, and init makes no call.
-fn function_env() -> anyhow::Result<Vec<(&'static str, String)>> {
+/// The config file and environment a deployment gives the function (every `notify` rule of
+/// rules.toml), with dummy credentials and an unroutable endpoint: nothing may leave the
+/// machine, and init makes no call. The file must outlive the runs.
+fn function_env() -> anyhow::Result<(ConfigFile, Vec<(&'static str, String)>)> {
     let manifest = load(
         &paths::workspace().join("rules.toml"),
         &ValidateOptions::default(),
     )?;
-    let rule = manifest
-        .rule(RULE_ID)
-        .ok_or_else(|| anyhow::anyhow!("rules.toml has no rule {RULE_ID}"))?;
-    Ok(vec![
+    let file = ConfigFile::write(&handler_config::from_manifest(&manifest, "notify")?)?;
+    let mut env = vec![
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
         ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
-        ("PATROL_RULE_ID", RULE_ID.to_owned()),
-        ("PATROL_RULE", serde_json::to_string(rule)?),
+        ("PATROL_STATE_TABLE", "patrol-state".to_owned()),
         (
-            "PATROL_SINKS",
-            json!([{"type": "sns", "route": "security",
-                    "topic_arn": "arn:aws:sns:us-east-1:111111111111:patrol-security"}])
-            .to_string(),
+            "PATROL_FAILURE_QUEUE_URL",
+            "http://127.0.0.1:9/123456789012/patrol-notify-failures".to_owned(),
         ),
         ("RUST_LOG", "info".to_owned()),
-    ])
+    ];
+    env.extend(file.env());
+    Ok((file, env))
 }
 
 /// Kills the function when the measurement ends, whatever happened.

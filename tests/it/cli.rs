@@ -55,11 +55,42 @@ fn shipped_manifest_validates() -> anyhow::Result<()> {
         .args(["validate"])
         .current_dir(paths::workspace())
         .output()?;
-    assert_eq!(
-        run.status.code(),
-        Some(0),
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    // Its `[deploy]` holds AWS's example ids: warned about, not failed on.
+    assert!(
+        stderr.contains("warning[example-id]: `deploy.central.account`"),
+        "{stderr}"
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("; 4 warnings)"),
         "{}",
-        String::from_utf8_lossy(&run.stderr)
+        String::from_utf8_lossy(&run.stdout)
+    );
+    Ok(())
+}
+
+#[test]
+fn deploy_errors_exit_1_with_place_and_warnings_alongside() -> anyhow::Result<()> {
+    let text = shipped_manifest()?.replacen("region = \"eu-west-1\"", "region = \"eu-wset-1\"", 1);
+    let run = patrol(&["validate"], &text)?;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error[invalid-region]: `deploy.central.region`: `eu-wset-1` is not an AWS region"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("did you mean `eu-west-1`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1 error and 4 warnings found"),
+        "{}",
+        run.stderr
     );
     Ok(())
 }

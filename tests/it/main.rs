@@ -1,11 +1,17 @@
 //! End-to-end tests: the real `notify` Lambda binary behind a local Runtime API, talking
-//! to SNS and SQS on a local moto server through the real AWS SDK, configured from the
-//! real rules.toml exactly as the CDK app configures the deployed function.
+//! to SNS, SQS, DynamoDB and Secrets Manager on a local moto server through the real AWS
+//! SDK, configured with a config file exactly as the CDK app configures the deployed
+//! function; and the `patrol` CLI as users run it.
 //!
 //! Needs `.venv/bin/moto_server`, `target/debug/notify` and `target/debug/patrol`
 //! (`make test` provides them).
 
 mod cli;
+mod dedup;
+mod fixtures;
+mod ledger;
 mod notify;
 mod replay;
 mod routes;
+mod sns;
+mod webhook;

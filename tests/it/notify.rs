@@ -1,130 +1,86 @@
-use std::time::Duration;
+//! The `notify` function as deployed: one function for every rule of the handler, its
+//! config file as the CDK app writes it, invoked by feeds (covers of its event rules) and
+//! schedule groups, delivering to SNS topics on moto.
 
-use patrol_core::manifest::{ValidateOptions, load};
+use patrol_tests::function::{self, decided, invoke, response};
+use patrol_tests::handler_config::{self, ConfigFile, config};
 use patrol_tests::moto::Moto;
-use patrol_tests::paths;
-use patrol_tests::runtime_api::{Outcome, RuntimeApi};
 use serde_json::{Value, json};
 
-const RULE_ID: &str = "root-console-login";
+use crate::fixtures::{STATE_TABLE, event_rule, root_login_event, rule, rules_toml, sample_event};
 
-fn root_login_event() -> anyhow::Result<Value> {
-    let path = paths::workspace().join("tests/events/signin/root-console-login.json");
-    let record: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-    Ok(patrol_core::event::to_eventbridge(record)?)
+fn security() -> Value {
+    json!([{"type": "sns", "route": "security", "topic_name": "patrol-security"}])
 }
 
-/// The function's environment, as the CDK app sets it (`cdk/lib/env.ts`).
-fn function_env(moto: &Moto, topic_arn: &str) -> anyhow::Result<Vec<(&'static str, String)>> {
-    let manifest = load(
-        &paths::workspace().join("rules.toml"),
-        &ValidateOptions::default(),
-    )?;
-    let rule = manifest
-        .rule(RULE_ID)
-        .ok_or_else(|| anyhow::anyhow!("rules.toml has no rule {RULE_ID}"))?;
+fn env(moto: &Moto, file: &ConfigFile) -> Vec<(&'static str, String)> {
     let mut env = moto.sdk_env();
-    env.push(("PATROL_RULE_ID", RULE_ID.to_owned()));
-    env.push(("PATROL_RULE", serde_json::to_string(rule)?));
-    env.push((
-        "PATROL_SINKS",
-        json!([{"type": "sns", "route": "security", "topic_arn": topic_arn}]).to_string(),
-    ));
-    Ok(env)
+    env.extend(file.env());
+    env
 }
 
-/// An SNS topic with an SQS queue subscribed: the queue sees what email subscribers would.
-async fn topic_with_spy_queue(
-    moto: &Moto,
-) -> anyhow::Result<(String, aws_sdk_sqs::Client, String)> {
-    let config = moto.sdk_config().await;
-    let sns = aws_sdk_sns::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let topic_arn = sns
-        .create_topic()
-        .name("patrol-security")
-        .send()
-        .await?
-        .topic_arn
-        .ok_or_else(|| anyhow::anyhow!("no topic ARN"))?;
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("spy")
-        .send()
-        .await?
-        .queue_url
-        .ok_or_else(|| anyhow::anyhow!("no queue URL"))?;
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await?;
-    let queue_arn = attrs
-        .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .ok_or_else(|| anyhow::anyhow!("no queue ARN"))?
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await?;
-    Ok((topic_arn, sqs, queue_url))
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }
 
-async fn receive_one(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<Value> {
-    for _ in 0..10 {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .wait_time_seconds(1)
-            .max_number_of_messages(10)
-            .send()
-            .await?;
-        let messages = out.messages();
-        if let Some(m) = messages.first() {
-            anyhow::ensure!(
-                messages.len() == 1,
-                "expected one message, got {}",
-                messages.len()
-            );
-            return Ok(serde_json::from_str(m.body().unwrap_or_default())?);
-        }
-    }
-    anyhow::bail!("no message reached the queue")
+/// The subjects of SNS envelopes, sorted.
+fn subjects(envelopes: &[Value]) -> Vec<String> {
+    let mut s: Vec<String> = envelopes
+        .iter()
+        .map(|e| e["Subject"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    s.sort();
+    s
 }
 
 #[tokio::test]
-async fn root_console_login_is_delivered_to_the_rule_topic() -> anyhow::Result<()> {
+async fn shipped_rules_deliver_a_root_sign_in_to_the_security_topic() -> anyhow::Result<()> {
     let moto = Moto::start()?;
-    let (topic_arn, sqs, queue_url) = topic_with_spy_queue(&moto).await?;
+    let spy = moto.topic_with_spy("patrol-security").await?;
+    let config = handler_config::from_manifest(&rules_toml()?, "notify")?;
+    let feed = config["feeds"]
+        .as_object()
+        .and_then(|feeds| {
+            feeds.iter().find(|(_, rules)| {
+                rules
+                    .as_array()
+                    .is_some_and(|r| r.contains(&json!("root-console-login")))
+            })
+        })
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no feed holds root-console-login: {config}"))?;
+    let file = ConfigFile::write(&config)?;
+    moto.state_table(STATE_TABLE).await?;
+    let mut env = env(&moto, &file);
+    env.push(("PATROL_STATE_TABLE", STATE_TABLE.to_owned()));
     let event = root_login_event()?;
-    let env = function_env(&moto, &topic_arn)?;
-    let binary = paths::built_binary("notify")?;
 
-    let outcome = tokio::task::spawn_blocking(move || {
-        RuntimeApi::invoke_once(&binary, &env, &event.to_string(), Duration::from_secs(60))
-    })
-    .await??;
-    let Outcome::Response(body) = &outcome else {
-        anyhow::bail!("the function did not succeed: {outcome:?}");
-    };
-    let response: Value = serde_json::from_str(body)?;
-    assert_eq!(response["rule"], RULE_ID);
-    assert_eq!(response["message_ids"].as_array().map(Vec::len), Some(1));
+    let out = response(&invoke(&env, &function::feed(&feed, &event)).await?)?;
+    assert_eq!(out["feed"], feed.as_str());
+    assert_eq!(
+        decided(&out),
+        pairs(&[("root-console-login", "security")]),
+        "{out}"
+    );
 
-    let envelope = receive_one(&sqs, &queue_url).await?;
-    assert_eq!(envelope["TopicArn"], topic_arn.as_str());
+    let envelopes = spy.take().await?;
+    assert_eq!(envelopes.len(), 1, "{envelopes:?}");
+    let envelope = &envelopes[0];
+    assert_eq!(envelope["TopicArn"], spy.topic_arn.as_str());
+    assert_eq!(
+        out["rules"][0]["sent"]["security"], envelope["MessageId"],
+        "{out}"
+    );
     assert_eq!(
         envelope["Subject"],
         "[CRITICAL] root-console-login: The root user signed in to the AWS Management Console"
     );
     let message = envelope["Message"].as_str().unwrap_or_default();
-    let first_line = message.lines().next().unwrap_or_default();
     assert_eq!(
-        first_line,
+        message.lines().next().unwrap_or_default(),
         "Root console sign-in (Success, MFA: No) to account 123837392027 from 198.51.100.23"
     );
     assert!(
@@ -142,45 +98,183 @@ async fn root_console_login_is_delivered_to_the_rule_topic() -> anyhow::Result<(
     Ok(())
 }
 
+/// Three rules of one feed, whose cover is all of `aws.iam`.
+fn iam_feed() -> Value {
+    let iam = |names: &[&str]| json!({"source": ["aws.iam"], "detail": {"eventName": names}});
+    config(
+        &[
+            event_rule("key-created", iam(&["CreateAccessKey"]), &["security"]),
+            event_rule("iam-changed", json!({"source": ["aws.iam"]}), &["security"]),
+            event_rule("user-created", iam(&["CreateUser"]), &["security"]),
+        ],
+        security(),
+        json!({"iam": ["key-created", "iam-changed", "user-created"]}),
+        json!({}),
+    )
+}
+
 #[tokio::test]
-async fn delivery_failure_is_reported_to_lambda_not_dropped() -> anyhow::Result<()> {
+async fn a_feed_alerts_for_exactly_the_rules_whose_pattern_matches() -> anyhow::Result<()> {
     let moto = Moto::start()?;
-    let missing_topic = "arn:aws:sns:us-east-1:123456789012:does-not-exist";
-    let env = function_env(&moto, missing_topic)?;
-    let event = root_login_event()?;
-    let binary = paths::built_binary("notify")?;
-    let outcome = tokio::task::spawn_blocking(move || {
-        RuntimeApi::invoke_once(&binary, &env, &event.to_string(), Duration::from_secs(60))
-    })
-    .await??;
-    match outcome {
-        Outcome::Error { body, .. } => {
-            let error: Value = serde_json::from_str(&body)?;
-            assert_eq!(error["errorType"], "Patrol.DeliveryFailed", "{body}");
-            let message = error["errorMessage"].as_str().unwrap_or_default();
-            assert!(message.contains("\"security\""), "{message}");
-            assert!(message.contains("NotFound"), "{message}");
-        }
-        other => anyhow::bail!("expected an invocation error, got {other:?}"),
-    }
+    let spy = moto.topic_with_spy("patrol-security").await?;
+    let file = ConfigFile::write(&iam_feed())?;
+    let event = sample_event("iam/create-access-key.json")?;
+
+    let out = response(&invoke(&env(&moto, &file), &function::feed("iam", &event)).await?)?;
+    // `user-created` is in the feed, whose cover matched the event; its own pattern did
+    // not, so it sends nothing.
+    assert_eq!(
+        decided(&out),
+        pairs(&[("key-created", "security"), ("iam-changed", "security")]),
+        "{out}"
+    );
+    assert_eq!(
+        subjects(&spy.take().await?),
+        [
+            "[HIGH] iam-changed: iam-changed happened",
+            "[HIGH] key-created: key-created happened"
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_read_only_event_reaches_only_include_read_only_rules() -> anyhow::Result<()> {
+    let moto = Moto::start()?;
+    let spy = moto.topic_with_spy("patrol-security").await?;
+    let mut reads = event_rule("iam-reads", json!({"source": ["aws.iam"]}), &["security"]);
+    reads["trigger"]["include_read_only"] = json!(true);
+    let file = ConfigFile::write(&config(
+        &[
+            event_rule("iam-writes", json!({"source": ["aws.iam"]}), &["security"]),
+            reads,
+        ],
+        security(),
+        json!({"iam": ["iam-writes"], "iam-read-only": ["iam-reads"]}),
+        json!({}),
+    ))?;
+    let env = env(&moto, &file);
+    let event = sample_event("iam/get-account-password-policy.json")?;
+    assert_eq!(event["detail"]["readOnly"], true);
+
+    let writes = response(&invoke(&env, &function::feed("iam", &event)).await?)?;
+    assert_eq!(decided(&writes), [], "{writes}");
+    let reads = response(&invoke(&env, &function::feed("iam-read-only", &event)).await?)?;
+    assert_eq!(decided(&reads), pairs(&[("iam-reads", "security")]));
+    // A bare event (no feed named) is decided by every rule, with the same read-only rule.
+    let bare = response(&invoke(&env, &event).await?)?;
+    assert_eq!(decided(&bare), pairs(&[("iam-reads", "security")]));
+    assert_eq!(spy.take().await?.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_schedule_group_fires_every_rule_of_the_group() -> anyhow::Result<()> {
+    let moto = Moto::start()?;
+    let spy = moto.topic_with_spy("patrol-security").await?;
+    let daily = json!({"type": "schedule", "expression": "rate(1 day)"});
+    let file = ConfigFile::write(&config(
+        &[
+            rule("daily-report", daily.clone(), &["security"]),
+            rule("daily-audit", daily, &["security"]),
+        ],
+        security(),
+        json!({}),
+        json!({"rate-1-day": ["daily-report", "daily-audit"]}),
+    ))?;
+    let event = json!({"version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-11-01T08:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/patrol-schedule-notify-rate-1-day"],
+        "detail": {}});
+
+    let out = response(
+        &invoke(
+            &env(&moto, &file),
+            &function::schedule("rate-1-day", &event),
+        )
+        .await?,
+    )?;
+    assert_eq!(out["schedule"], "rate-1-day");
+    assert_eq!(
+        decided(&out),
+        pairs(&[("daily-report", "security"), ("daily-audit", "security")])
+    );
+    assert_eq!(
+        subjects(&spy.take().await?),
+        [
+            "[HIGH] daily-audit: daily-audit happened",
+            "[HIGH] daily-report: daily-report happened"
+        ]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unknown_feed_fails_so_the_event_is_retried_then_dead_lettered() -> anyhow::Result<()> {
+    let moto = Moto::start()?;
+    let file = ConfigFile::write(&iam_feed())?;
+    let event = sample_event("iam/create-access-key.json")?;
+    let outcome = invoke(&env(&moto, &file), &function::feed("kms", &event)).await?;
+    let (error_type, message) = function::error(&outcome)?;
+    assert_eq!(error_type, "Patrol.ConfigMismatch");
+    assert!(
+        message.starts_with(&format!(
+            "feed `kms` is not in the config file {}: the deployed EventBridge rules and the function's config disagree",
+            file.path()
+        )),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_delivery_names_the_rule_and_the_route() -> anyhow::Result<()> {
+    let moto = Moto::start()?; // no topic: publishing fails
+    let file = ConfigFile::write(&iam_feed())?;
+    let event = sample_event("iam/create-access-key.json")?;
+    let outcome = invoke(&env(&moto, &file), &function::feed("iam", &event)).await?;
+    let (error_type, message) = function::error(&outcome)?;
+    assert_eq!(error_type, "Patrol.DeliveryFailed");
+    assert!(
+        message.starts_with("2 failures: rule `key-created` route `security`: NotFound"),
+        "{message}"
+    );
+    assert!(
+        message.contains("; rule `iam-changed` route `security`: NotFound"),
+        "{message}"
+    );
     Ok(())
 }
 
 #[tokio::test]
 async fn missing_configuration_fails_the_cold_start_naming_the_variable() -> anyhow::Result<()> {
     let moto = Moto::start()?;
-    let mut env = function_env(&moto, "arn:aws:sns:us-east-1:123456789012:t")?;
-    env.retain(|(k, _)| *k != "PATROL_SINKS");
-    let event = root_login_event()?;
-    let binary = paths::built_binary("notify")?;
-    let outcome = tokio::task::spawn_blocking(move || {
-        RuntimeApi::invoke_once(&binary, &env, &event.to_string(), Duration::from_secs(60))
-    })
-    .await??;
-    match outcome {
-        Outcome::Exited { stderr, .. } => assert!(stderr.contains("PATROL_SINKS"), "{stderr}"),
-        Outcome::InitError { body, .. } => assert!(body.contains("PATROL_SINKS"), "{body}"),
-        other => anyhow::bail!("expected a failed cold start, got {other:?}"),
+    let outcome = invoke(&moto.sdk_env(), &root_login_event()?).await?;
+    let failure = function::init_failure(&outcome)?;
+    assert!(failure.contains("PATROL_CONFIG"), "{failure}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bad_config_file_fails_the_cold_start_with_each_problem_at_its_json_path()
+-> anyhow::Result<()> {
+    let moto = Moto::start()?;
+    let mut config = iam_feed();
+    config["rules"][1]["notify"] = json!(["secuirty"]);
+    config["feeds"] = json!({"iam": ["key-created", "iam-changed"]});
+    let file = ConfigFile::write(&config)?;
+    let outcome = invoke(&env(&moto, &file), &root_login_event()?).await?;
+    let failure = function::init_failure(&outcome)?;
+    for expected in [
+        format!("the config file {} is not valid:", file.path()),
+        "rules[1].notify[0]: route `secuirty` is not in routes".to_owned(),
+        "rules[2]: event rule `user-created` is in no feed (`feeds`)".to_owned(),
+    ] {
+        assert!(
+            failure.contains(&expected),
+            "{expected} missing from {failure}"
+        );
     }
     Ok(())
 }

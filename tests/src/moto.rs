@@ -1,5 +1,6 @@
 //! A moto server for one test: 127.0.0.1, a free port, killed on drop (also when the test
-//! panics), so no server outlives its test.
+//! panics), so no server outlives its test; and the resources a Patrol function uses,
+//! created on it as the CDK app creates them (the state table, topics, queues).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -100,6 +101,123 @@ impl Moto {
             ))
             .load()
             .await
+    }
+}
+
+/// An SNS topic with an SQS queue subscribed: the queue sees what email subscribers would.
+#[derive(Debug)]
+pub struct TopicSpy {
+    pub topic_arn: String,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+}
+
+impl TopicSpy {
+    /// Every SNS envelope the queue got since the last call (each one once: read and
+    /// deleted), waiting up to a second for the first.
+    pub async fn take(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .wait_time_seconds(if all.is_empty() { 1 } else { 0 })
+                .max_number_of_messages(10)
+                .send()
+                .await?;
+            let messages = out.messages();
+            if messages.is_empty() {
+                return Ok(all);
+            }
+            for m in messages {
+                all.push(serde_json::from_str(m.body().unwrap_or_default())?);
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await?;
+                }
+            }
+        }
+    }
+}
+
+impl Moto {
+    /// The state table as the CDK app creates it: partition key `pk` (S).
+    pub async fn state_table(&self, name: &str) -> anyhow::Result<aws_sdk_dynamodb::Client> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let ddb = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
+        ddb.create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        Ok(ddb)
+    }
+
+    /// A queue; its URL.
+    pub async fn queue(&self, name: &str) -> anyhow::Result<(aws_sdk_sqs::Client, String)> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
+        let url = sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await?
+            .queue_url
+            .context("no queue URL")?;
+        Ok((sqs, url))
+    }
+
+    /// Topic `topic_name` with a spy queue subscribed.
+    pub async fn topic_with_spy(&self, topic_name: &str) -> anyhow::Result<TopicSpy> {
+        let sns = aws_sdk_sns::Client::new(&self.sdk_config().await);
+        let topic_arn = sns
+            .create_topic()
+            .name(topic_name)
+            .send()
+            .await?
+            .topic_arn
+            .context("no topic ARN")?;
+        let (sqs, queue_url) = self.queue(&format!("{topic_name}-spy")).await?;
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await?;
+        let queue_arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .context("no queue ARN")?
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await?;
+        Ok(TopicSpy {
+            topic_arn,
+            sqs,
+            queue_url,
+        })
     }
 }
 

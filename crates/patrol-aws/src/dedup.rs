@@ -1,4 +1,5 @@
-//! Live alert deduplication in DynamoDB, with the same windows as
+//! Live alert deduplication in DynamoDB (the state table, next to the [`crate::ledger`]),
+//! with the same windows as
 //! `patrol_core::dedup::Windows` (event time; a window opens at the first alert for a key
 //! and lasts `window_seconds`; duplicates do not extend it).
 //!
@@ -161,7 +162,7 @@ impl DedupTable {
                 {
                     return Ok(Claim::Duplicate);
                 }
-                Err(describe(&self.table, e))
+                Err(describe(&self.context(), e))
             }
         }
     }
@@ -182,7 +183,7 @@ impl DedupTable {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe(&self.table, e))
+            .map_err(|e| describe(&self.context(), e))
     }
 
     /// Undoes a claim whose alert could not be delivered, so that other events need not
@@ -198,40 +199,43 @@ impl DedupTable {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| describe(&self.table, e))
+            .map_err(|e| describe(&self.context(), e))
+    }
+
+    fn context(&self) -> String {
+        format!("dedup table `{}`", self.table)
     }
 }
 
-fn describe<E, R>(table: &str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+/// A DynamoDB error as `<context>: <code>: <message>`, or the whole chain of causes when
+/// the service did not answer.
+pub(crate) fn describe<E, R>(context: &str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     match (e.code(), e.message()) {
-        (Some(code), m) => format!(
-            "dedup table `{table}`: {code}: {}",
-            m.unwrap_or("(no message)")
-        ),
+        (Some(code), m) => format!("{context}: {code}: {}", m.unwrap_or("(no message)")),
         (None, _) => format!(
-            "dedup table `{table}`: {}",
+            "{context}: {}",
             aws_sdk_dynamodb::error::DisplayErrorContext(e)
         ),
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
     use serde_json::Value;
     use std::sync::{Arc, Mutex};
 
     /// A request the fake DynamoDB got: the operation (`X-Amz-Target`) and its JSON body.
-    type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+    pub(crate) type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
     /// A local stand-in for DynamoDB answering every request with `status` and `body`,
     /// and a client for it that never retries.
-    fn fake_dynamodb(status: u16, body: &'static str) -> (DedupTable, Seen) {
+    pub(crate) fn fake_dynamodb(status: u16, body: &'static str) -> (Client, Seen) {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
         let port = server.server_addr().to_ip().expect("ip").port();
         let seen = Seen::default();
@@ -264,11 +268,15 @@ mod tests {
             .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
             .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .build();
-        let table = DedupTable::new(Client::from_conf(config), "patrol-dedup".into());
-        (table, seen)
+        (Client::from_conf(config), seen)
     }
 
-    fn only_request(seen: &Seen) -> (String, Value) {
+    fn fake_table(status: u16, body: &'static str) -> (DedupTable, Seen) {
+        let (client, seen) = fake_dynamodb(status, body);
+        (DedupTable::new(client, "patrol-dedup".into()), seen)
+    }
+
+    pub(crate) fn only_request(seen: &Seen) -> (String, Value) {
         let seen = seen.lock().expect("lock");
         assert_eq!(seen.len(), 1, "{seen:?}");
         seen[0].clone()
@@ -289,7 +297,7 @@ mod tests {
 
     #[tokio::test]
     async fn claim_writes_an_undelivered_claim_that_its_own_retry_can_take_back() {
-        let (table, seen) = fake_dynamodb(200, "{}");
+        let (table, seen) = fake_table(200, "{}");
         let claim = table.claim(request(Some("ev-1"))).await.expect("claimed");
         let Claim::First(ticket) = claim else {
             panic!("expected First, got {claim:?}");
@@ -316,7 +324,7 @@ mod tests {
     async fn event_without_an_id_passes_no_unused_expression_values() {
         // DynamoDB rejects a request whose ExpressionAttributeValues the condition does
         // not use.
-        let (table, seen) = fake_dynamodb(200, "{}");
+        let (table, seen) = fake_table(200, "{}");
         let claim = table.claim(request(None)).await.expect("claimed");
         assert!(matches!(claim, Claim::First(_)), "{claim:?}");
         let (_, body) = only_request(&seen);
@@ -334,7 +342,7 @@ mod tests {
 
     #[tokio::test]
     async fn failed_condition_is_a_duplicate() {
-        let (table, _) = fake_dynamodb(
+        let (table, _) = fake_table(
             400,
             r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#,
         );
@@ -344,7 +352,7 @@ mod tests {
 
     #[tokio::test]
     async fn throttling_is_an_error_to_fail_open_on_not_a_duplicate() {
-        let (table, _) = fake_dynamodb(
+        let (table, _) = fake_table(
             400,
             r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#,
         );
@@ -360,7 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn delivered_marks_only_this_claim() {
-        let (table, seen) = fake_dynamodb(200, "{}");
+        let (table, seen) = fake_table(200, "{}");
         let ticket = Ticket {
             pk: "r#k".into(),
             claim_id: "c-1".into(),
@@ -377,7 +385,7 @@ mod tests {
 
     #[tokio::test]
     async fn release_deletes_only_this_claim() {
-        let (table, seen) = fake_dynamodb(200, "{}");
+        let (table, seen) = fake_table(200, "{}");
         let ticket = Ticket {
             pk: "r#k".into(),
             claim_id: "c-2".into(),

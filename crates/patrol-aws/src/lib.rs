@@ -1,14 +1,17 @@
 //! What every Patrol Lambda function shares at run time, at the edge between the pure
 //! core and AWS:
 //!
-//! - [`config`]: the function's rule, sinks and run-time resources, read once at cold
-//!   start from `PATROL_*` environment variables (set by the CDK app), with errors naming
-//!   the bad variable.
-//! - [`sink`]: delivering an [`patrol_core::alert::Alert`] to every route; one file per
+//! - [`config`]: the handler's rules, routes, feeds and schedules, read once at cold
+//!   start from its config file (`PATROL_CONFIG`), and its run-time resources from
+//!   `PATROL_*` environment variables (both set by the CDK app), checked and compiled,
+//!   with errors naming the bad variable or the file and the JSON path.
+//! - [`sink`]: delivering an [`patrol_core::alert::Alert`] to one route; one file per
 //!   sink: [`sns`] (SDK), [`slack`], [`pagerduty`], [`webhook`] (HTTP through [`http`]).
 //! - [`secrets`]: Secrets Manager values, cached briefly per warm container.
 //! - [`signature`]: HMAC signing (webhook sink) and verification (webhook triggers).
-//! - [`dedup`]: the live dedup windows in DynamoDB; [`failure`]: the failure queue (SQS).
+//! - The state table (DynamoDB): [`ledger`], which routes already accepted an alert (so a
+//!   retry never sends it there twice), and [`dedup`], the live dedup windows.
+//! - [`failure`]: the failure queue (SQS).
 //!
 //! SDK clients take endpoints from the SDK's standard configuration, so
 //! `AWS_ENDPOINT_URL` points them at a local emulator with no test-only code path.
@@ -19,6 +22,7 @@ pub mod config;
 pub mod dedup;
 pub mod failure;
 pub mod http;
+pub mod ledger;
 pub mod pagerduty;
 pub mod secrets;
 pub mod signature;

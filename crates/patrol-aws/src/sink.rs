@@ -1,6 +1,5 @@
-//! Delivering an alert to every sink of its rule. Every sink is tried (concurrently), and
-//! a failed one fails the delivery afterwards (so Lambda retries the invocation and, in
-//! the end, dead-letters it); the error says exactly what was and was not delivered.
+//! Delivering an alert to one route's sink. Which routes a rule's alert goes to, the
+//! delivery ledger and what a failure means are the handler's (`lambdas/notify`).
 
 use std::future::Future;
 
@@ -29,14 +28,6 @@ pub trait Deliver {
         sink: &SinkConfig,
         alert: &Alert,
     ) -> impl Future<Output = Result<String, String>> + Send;
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("alert for rule `{rule}` not delivered to {failed:?} (delivered to {delivered:?})")]
-pub struct DeliveryError {
-    pub rule: String,
-    pub delivered: Vec<String>,
-    pub failed: Vec<(String, String)>,
 }
 
 /// The real sinks: SNS, and Slack, PagerDuty and webhooks over HTTP with their secrets.
@@ -76,41 +67,5 @@ impl Deliver for Sinks {
                 webhook::send(&self.http, &url, key.as_ref(), alert).await
             }
         }
-    }
-}
-
-/// Ids of what was sent, one per sink, in the sinks' order.
-pub async fn deliver<D: Deliver + Sync>(
-    d: &D,
-    sinks: &[SinkConfig],
-    alert: &Alert,
-) -> Result<Vec<String>, DeliveryError> {
-    let results = futures_util::future::join_all(sinks.iter().map(|s| d.deliver(s, alert))).await;
-    let mut delivered = Vec::new();
-    let mut ids = Vec::new();
-    let mut failed = Vec::new();
-    for (sink, result) in sinks.iter().zip(results) {
-        let route = sink.route();
-        let kind = sink.kind();
-        match result {
-            Ok(id) => {
-                tracing::info!(rule = %alert.rule, route, sink = kind, id = %id, "alert delivered");
-                delivered.push(route.to_owned());
-                ids.push(id);
-            }
-            Err(e) => {
-                tracing::error!(rule = %alert.rule, route, sink = kind, error = %e, "alert delivery failed");
-                failed.push((route.to_owned(), e));
-            }
-        }
-    }
-    if failed.is_empty() {
-        Ok(ids)
-    } else {
-        Err(DeliveryError {
-            rule: alert.rule.clone(),
-            delivered,
-            failed,
-        })
     }
 }

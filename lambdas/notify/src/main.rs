@@ -1,12 +1,14 @@
-//! Bootstrap only: logging, config from env once, SDK clients, the secret cache and the
-//! HTTP client once, then the runtime loop. The handler is [`notify::handle`].
+//! Bootstrap only: logging, the config file and environment once, SDK clients, the secret
+//! cache and the HTTP client once, then the runtime loop. The handler is
+//! [`notify::handle`].
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use notify::Notify;
-use patrol_aws::config::RuleConfig;
+use notify::{HANDLER, Notify};
+use patrol_aws::config::HandlerConfig;
 use patrol_aws::dedup::DedupTable;
 use patrol_aws::failure::FailureQueue;
 use patrol_aws::http::HttpSender;
+use patrol_aws::ledger::Ledger;
 use patrol_aws::secrets::SecretCache;
 use patrol_aws::sink::Sinks;
 use patrol_aws::sns::SnsSink;
@@ -19,8 +21,15 @@ async fn main() -> Result<(), Error> {
         .without_time() // CloudWatch stamps every line
         .with_target(false)
         .init();
-    let config =
-        RuleConfig::from_env().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let config = HandlerConfig::from_env(HANDLER)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    tracing::info!(config = %config.source, rules = config.rule_count(),
+        feeds = config.feeds.len(), schedules = config.schedules.len(), "configured");
+    if config.state_table.is_none() {
+        tracing::warn!(
+            "no state table: a retried event may send an alert again to a route that already accepted it"
+        );
+    }
     // One SDK configuration for every client: region, credentials and the
     // `AWS_ENDPOINT_URL*` overrides from the standard environment.
     let aws = aws_config::load_from_env().await;
@@ -33,17 +42,22 @@ async fn main() -> Result<(), Error> {
         http,
         pagerduty_events_url: config.pagerduty_events_url.clone(),
     };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let dedup = config
-        .dedup_table
+        .state_table
         .clone()
-        .map(|t| DedupTable::new(aws_sdk_dynamodb::Client::new(&aws), t));
+        .map(|t| DedupTable::new(dynamodb.clone(), t));
+    let ledger = config
+        .state_table
+        .clone()
+        .map(|t| Ledger::new(dynamodb.clone(), t));
     let failure_queue = config
         .failure_queue_url
         .clone()
         .map(|u| FailureQueue::new(aws_sdk_sqs::Client::new(&aws), u));
     let notify = Notify::new(config, sinks, secrets)
-        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?
         .with_dedup(dedup)
+        .with_ledger(ledger)
         .with_failure_queue(failure_queue);
     let notify = &notify;
     run(service_fn(move |event: LambdaEvent<_>| {

@@ -1,195 +1,444 @@
-//! The handler with fake sinks and secrets; the real SDK, moto and HTTP servers are in the
-//! end-to-end tests (tests/it/notify.rs, tests/it/routes.rs).
+//! The handler with fake sinks and secrets, configured from config files as the CDK app
+//! writes them; the real SDK, moto and HTTP servers are in the end-to-end tests
+//! (tests/it/notify.rs, tests/it/routes.rs).
 
-use super::*;
-use patrol_aws::secrets::SecretValue;
-use patrol_aws::signature::sign;
-use patrol_core::manifest::{Rule, Severity};
 use std::sync::Mutex;
 
+use base64::Engine as _;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use patrol_aws::config::{HandlerConfig, SinkConfig};
+use patrol_aws::secrets::{SecretSource, SecretValue};
+use patrol_aws::signature::sign;
+use patrol_aws::sink::Deliver;
+use patrol_core::alert::Alert;
+use serde_json::{Value, json};
+
+use crate::eventbridge::EventResponse;
+use crate::sns::{SnsResponse, sns_attributes};
+use crate::webhook::rfc3339;
+use crate::{NotifyError, Output, handle};
+
+type Notify = crate::Notify<FakeSinks, FakeSecrets>;
+
+/// Records what it sent as (route, rule, text); fails the routes in `fail`.
 #[derive(Debug, Default)]
 struct FakeSinks {
-    sent: Mutex<Vec<(String, String)>>,
-    fail: bool,
+    sent: Mutex<Vec<(String, String, String)>>,
+    fail: Vec<&'static str>,
 }
 
 impl Deliver for FakeSinks {
     async fn deliver(&self, sink: &SinkConfig, alert: &Alert) -> Result<String, String> {
-        if self.fail {
+        if self.fail.contains(&sink.route()) {
             return Err("AuthorizationError: not allowed".into());
         }
         let mut sent = self.sent.lock().map_err(|e| e.to_string())?;
-        sent.push((sink.route().to_owned(), alert.text()));
+        sent.push((sink.route().to_owned(), alert.rule.clone(), alert.text()));
         Ok(format!("msg-{}", sent.len()))
     }
 }
 
-#[derive(Debug)]
-struct FakeSecrets;
+impl FakeSinks {
+    /// (route, rule) of everything sent, in order.
+    fn sent(&self) -> Vec<(String, String)> {
+        self.sent
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(route, rule, _)| (route.clone(), rule.clone()))
+            .collect()
+    }
+}
+
+/// Counts lookups, to prove some requests never fetch a secret.
+#[derive(Debug, Default)]
+struct FakeSecrets {
+    lookups: Mutex<usize>,
+}
 
 impl SecretSource for FakeSecrets {
     async fn secret(&self, name: &str) -> Result<SecretValue, String> {
+        *self.lookups.lock().map_err(|e| e.to_string())? += 1;
         match name {
             "patrol/github" => Ok(SecretValue::new("gh-secret")),
+            "patrol/gitlab" => Ok(SecretValue::new("gl-token")),
             _ => Err(format!("ResourceNotFoundException: {name}")),
         }
     }
 }
 
-fn rule(trigger: Trigger, condition: Option<&str>) -> Rule {
-    Rule {
-        id: "root-console-login".into(),
-        description: "Root signed in".into(),
-        severity: Severity::Critical,
-        runbook: None,
-        handler: "notify".into(),
-        trigger,
-        message: "Root console sign-in from {{ source_ip }}".into(),
-        condition: condition.map(str::to_owned),
-        references: vec![],
-        suppress: vec![],
-        dedup: None,
-        notify: vec!["security".into()],
-        params: Default::default(),
-        permissions: vec![],
-        regions: vec![],
-        tests: vec![],
-    }
+fn rule(id: &str, trigger: Value) -> Value {
+    json!({"id": id, "description": format!("{id} happened"), "severity": "high",
+        "handler": "notify", "trigger": trigger,
+        "message": "{{ rule.id }}: {{ detail.eventName }} by {{ actor }}",
+        "notify": ["security"]})
 }
 
-fn config(rule: Rule) -> RuleConfig {
-    RuleConfig {
-        rule,
-        sinks: vec![SinkConfig::Sns {
-            route: "security".into(),
-            topic_arn: "arn:aws:sns:us-east-1:111111111111:security".into(),
-        }],
-        dedup_table: None,
-        failure_queue_url: None,
-        pagerduty_events_url: patrol_aws::config::DEFAULT_PAGERDUTY_EVENTS_URL.into(),
-    }
+fn pattern(pattern: Value) -> Value {
+    json!({"type": "event", "pattern": pattern})
 }
 
-fn event_trigger() -> Trigger {
-    Trigger::Event {
-        pattern: json!({"source": ["aws.signin"]}),
-        include_read_only: false,
-    }
+fn iam(event_names: &[&str]) -> Value {
+    pattern(json!({"source": ["aws.iam"], "detail": {"eventName": event_names}}))
 }
 
-fn notify_with(
-    trigger: Trigger,
-    fail: bool,
-    condition: Option<&str>,
-) -> Notify<FakeSinks, FakeSecrets> {
-    Notify::new(
-        config(rule(trigger, condition)),
+const GUARDDUTY: &str = "arn:aws:sns:us-east-1:111111111111:guardduty";
+
+/// Every kind of rule this handler serves: a feed of three IAM rules (the cover is all of
+/// `aws.iam`), a feed of read-only-aware rules, a schedule group, SNS rules (two on one
+/// topic) and two webhook rules.
+fn config_json() -> Value {
+    let mut read_only = rule(
+        "iam-reads-too",
+        pattern(json!({"source": ["aws.iam"], "detail": {"eventName": [{"prefix": "Get"}]}})),
+    );
+    read_only["trigger"]["include_read_only"] = json!(true);
+    let mut suppressed = rule("key-created-by-ci", iam(&["CreateAccessKey"]));
+    suppressed["suppress"] = json!([{"condition": r#"detail.userIdentity.userName == "ci""#,
+        "owner": "platform", "reason": "CI rotates its keys", "expires": "2999-12-31"}]);
+    let mut conditional = rule("key-created-for-admin", iam(&["CreateAccessKey"]));
+    conditional["condition"] = json!(r#"detail.requestParameters.userName == "admin""#);
+    let mut both_routes = rule("user-created", iam(&["CreateUser"]));
+    both_routes["notify"] = json!(["security", "oncall"]);
+    let mut high = rule(
+        "guardduty-high",
+        json!({"type": "sns", "topic_arn": GUARDDUTY,
+            "filter_policy": {"severity": [{"numeric": [">=", 7]}]}}),
+    );
+    high["message"] = json!("{{ detail.Message.detail.type }} ({{ detail.Subject }})");
+    let mut any = rule(
+        "guardduty-any",
+        json!({"type": "sns", "topic_arn": GUARDDUTY}),
+    );
+    any["message"] = high["message"].clone();
+    let mut other_topic = rule(
+        "alarms",
+        json!({"type": "sns", "topic_arn": "arn:aws:sns:us-east-1:111111111111:alarms"}),
+    );
+    other_topic["message"] = json!("{{ detail.Subject }}");
+    let mut github = rule(
+        "repo-publicized",
+        json!({"type": "webhook", "provider": "github", "secret": "patrol/github"}),
+    );
+    github["message"] = json!("{{ detail.action }} by {{ actor }}");
+    let mut gitlab = rule(
+        "project-changed",
+        json!({"type": "webhook", "provider": "gitlab", "secret": "patrol/gitlab"}),
+    );
+    gitlab["message"] = json!("{{ detail.object_kind }}");
+    let mut daily = rule(
+        "daily-report",
+        json!({"type": "schedule", "expression": "rate(1 day)"}),
+    );
+    daily["message"] = json!("daily report");
+    let mut daily_too = daily.clone();
+    daily_too["id"] = json!("daily-audit");
+    json!({
+        "format_version": 1, "handler": "notify",
+        "rules": [
+            rule("key-created", iam(&["CreateAccessKey"])),
+            suppressed, conditional, both_routes,
+            rule("iam-writes", pattern(json!({"source": ["aws.iam"]}))),
+            read_only, high, any, other_topic, github, gitlab, daily, daily_too,
+        ],
+        "routes": [
+            {"type": "sns", "route": "security", "topic_name": "patrol-security"},
+            {"type": "pagerduty", "route": "oncall", "secret": "patrol/pd"},
+        ],
+        "feeds": {
+            "iam": ["key-created", "key-created-by-ci", "key-created-for-admin", "user-created"],
+            "iam-read-only": ["iam-writes", "iam-reads-too"],
+        },
+        "schedules": {"rate-1-day": ["daily-report", "daily-audit"]},
+    })
+}
+
+fn notify_failing(fail: Vec<&'static str>) -> Notify {
+    let env = |k: &str| match k {
+        "PATROL_CONFIG" => Some("/opt/patrol/config.json".to_owned()),
+        "PATROL_TOPIC_ARN_PREFIX" => Some("arn:aws:sns:us-east-1:111111111111:".to_owned()),
+        "PATROL_FAILURE_QUEUE_URL" => Some("https://sqs.example/q".to_owned()),
+        _ => None,
+    };
+    let config =
+        HandlerConfig::from_json("notify", &config_json().to_string(), &env).expect("valid");
+    crate::Notify::new(
+        config,
         FakeSinks {
             fail,
-            ..Default::default()
+            ..FakeSinks::default()
         },
-        FakeSecrets,
+        FakeSecrets::default(),
     )
-    .expect("valid rule")
 }
 
-fn notify(fail: bool) -> Notify<FakeSinks, FakeSecrets> {
-    notify_with(event_trigger(), fail, None)
+fn notify() -> Notify {
+    notify_failing(vec![])
 }
 
 fn invocation(payload: Value) -> LambdaEvent<Value> {
     LambdaEvent::new(payload, lambda_runtime::Context::default())
 }
 
-fn eventbridge() -> LambdaEvent<Value> {
-    invocation(json!({
+/// A CloudTrail API call by `user`, as EventBridge delivers it.
+fn api_call(event_name: &str, user: &str, read_only: bool) -> Value {
+    json!({
         "version": "0", "id": "6f8e2a4c-0000-4000-8000-000000000000",
-        "detail-type": "AWS Console Sign In via CloudTrail", "source": "aws.signin",
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam",
         "account": "111111111111", "time": "2026-11-01T08:00:00Z", "region": "us-east-1",
         "resources": [],
-        "detail": {"eventName": "ConsoleLogin", "sourceIPAddress": "203.0.113.7",
-            "userIdentity": {"type": "Root", "accountId": "111111111111"}}
-    }))
+        "detail": {"eventName": event_name, "eventSource": "iam.amazonaws.com",
+            "sourceIPAddress": "203.0.113.7", "readOnly": read_only,
+            "userIdentity": {"type": "IAMUser", "userName": user, "accountId": "111111111111"},
+            "requestParameters": {"userName": "bob"}}
+    })
 }
 
-fn event_response(out: Output) -> Response {
+fn feed(feed: &str, event: Value) -> LambdaEvent<Value> {
+    invocation(json!({"patrol": {"feed": feed}, "event": event}))
+}
+
+fn event_response(out: Output) -> EventResponse {
     match out {
         Output::Event(r) => r,
         other => panic!("expected an EventBridge response, got {other:?}"),
     }
 }
 
+/// (rule, sent routes or the skip reason) per rule of a response.
+fn decided(r: &EventResponse) -> Vec<(String, String)> {
+    r.rules
+        .iter()
+        .map(|r| {
+            let what = match &r.skipped {
+                Some(why) => why.clone(),
+                None => r.sent.keys().cloned().collect::<Vec<_>>().join(","),
+            };
+            (r.rule.clone(), what)
+        })
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
 #[tokio::test]
-async fn renders_and_publishes_to_the_rule_topic() {
-    let n = notify(false);
-    let out = event_response(handle(&n, eventbridge()).await.expect("delivered"));
-    assert_eq!(out.message_ids, vec!["msg-1"]);
-    let sent = n.delivery.sent.lock().expect("lock");
-    assert_eq!(sent[0].0, "security");
+async fn feed_evaluates_each_of_its_rules_exactly() {
+    let n = notify();
+    let out = event_response(
+        handle(&n, feed("iam", api_call("CreateAccessKey", "alice", false)))
+            .await
+            .expect("ok"),
+    );
+    assert_eq!(out.feed.as_deref(), Some("iam"));
+    assert_eq!(
+        out.event_id.as_deref(),
+        Some("6f8e2a4c-0000-4000-8000-000000000000")
+    );
+    // `user-created` is in the feed, whose cover matched, but its own pattern did not:
+    // not reached, not listed.
+    assert_eq!(
+        decided(&out),
+        pairs(&[
+            ("key-created", "security"),
+            ("key-created-by-ci", "security"),
+            ("key-created-for-admin", "condition false"),
+        ])
+    );
+    assert_eq!(
+        n.delivery.sent(),
+        pairs(&[
+            ("security", "key-created"),
+            ("security", "key-created-by-ci")
+        ])
+    );
+    let text = &n.delivery.sent.lock().expect("lock")[0].2;
     assert!(
-        sent[0]
-            .1
-            .starts_with("Root console sign-in from 203.0.113.7\n")
+        text.starts_with("key-created: CreateAccessKey by alice\n"),
+        "{text}"
     );
 }
 
 #[tokio::test]
-async fn false_condition_sends_nothing_and_says_so() {
-    let n = notify_with(
-        event_trigger(),
-        false,
-        Some(r#"detail.sourceIPAddress.startsWith("10.")"#),
+async fn suppressions_are_checked_per_rule_and_say_who_owns_them() {
+    let n = notify();
+    let out = event_response(
+        handle(&n, feed("iam", api_call("CreateAccessKey", "ci", false)))
+            .await
+            .expect("ok"),
     );
-    let out = event_response(handle(&n, eventbridge()).await.expect("no error"));
-    assert!(out.message_ids.is_empty());
-    assert_eq!(out.skipped.as_deref(), Some("condition false"));
-    assert!(n.delivery.sent.lock().expect("lock").is_empty());
+    assert_eq!(
+        decided(&out),
+        pairs(&[
+            ("key-created", "security"),
+            (
+                "key-created-by-ci",
+                "suppressed by platform: CI rotates its keys"
+            ),
+            ("key-created-for-admin", "condition false"),
+        ])
+    );
 }
 
 #[tokio::test]
-async fn condition_error_fails_the_invocation() {
-    let n = notify_with(
-        event_trigger(),
-        false,
-        Some("detail.requestParameters.x == 1"),
-    );
-    let err = handle(&n, eventbridge()).await.expect_err("missing field");
-    assert_eq!(Diagnostic::from(err).error_type, "Patrol.ConditionError");
-}
-
-#[test]
-fn bad_condition_fails_the_cold_start() {
-    let mut c = config(rule(event_trigger(), None));
-    assert!(Notify::new(c.clone(), FakeSinks::default(), FakeSecrets).is_ok());
-    c.rule.condition = Some("detail.x ==".into());
-    let err = Notify::new(c, FakeSinks::default(), FakeSecrets).expect_err("bad condition");
-    assert!(err.to_string().contains("PATROL_RULE"), "{err}");
-}
-
-#[tokio::test]
-async fn failed_delivery_is_an_error_with_a_type() {
-    let err = handle(&notify(true), eventbridge())
+async fn read_only_events_reach_only_include_read_only_rules() {
+    let n = notify();
+    let read = event_response(
+        handle(
+            &n,
+            feed(
+                "iam-read-only",
+                api_call("GetAccountPasswordPolicy", "alice", true),
+            ),
+        )
         .await
-        .expect_err("fails");
+        .expect("ok"),
+    );
+    assert_eq!(decided(&read), pairs(&[("iam-reads-too", "security")]));
+    let write = event_response(
+        handle(
+            &n,
+            feed(
+                "iam-read-only",
+                api_call("GetAccountPasswordPolicy", "alice", false),
+            ),
+        )
+        .await
+        .expect("ok"),
+    );
+    assert_eq!(
+        decided(&write),
+        pairs(&[("iam-writes", "security"), ("iam-reads-too", "security")])
+    );
+}
+
+#[tokio::test]
+async fn unknown_feed_is_a_config_mismatch() {
+    let err = handle(&notify(), feed("ec2", api_call("RunInstances", "a", false)))
+        .await
+        .expect_err("unknown feed");
+    let d = Diagnostic::from(err);
+    assert_eq!(d.error_type, "Patrol.ConfigMismatch");
+    assert!(
+        d.error_message.starts_with(
+            "feed `ec2` is not in the config file /opt/patrol/config.json: the deployed EventBridge rules and the function's config disagree"
+        ),
+        "{}",
+        d.error_message
+    );
+}
+
+#[tokio::test]
+async fn a_bare_eventbridge_event_reaches_every_feed() {
+    let n = notify();
+    let out = event_response(
+        handle(&n, invocation(api_call("CreateUser", "alice", false)))
+            .await
+            .expect("ok"),
+    );
+    assert_eq!(out.feed, None);
+    assert_eq!(
+        decided(&out),
+        pairs(&[
+            ("user-created", "oncall,security"),
+            ("iam-writes", "security")
+        ])
+    );
+}
+
+#[tokio::test]
+async fn every_route_and_rule_is_tried_and_the_error_names_each_failure() {
+    let n = notify_failing(vec!["oncall"]);
+    handle(&n, feed("iam-read-only", api_call("GetUser", "a", false)))
+        .await
+        .expect("no route of these rules fails");
+    let err = handle(&n, invocation(api_call("CreateUser", "alice", false)))
+        .await
+        .expect_err("oncall fails");
     let d = Diagnostic::from(err);
     assert_eq!(d.error_type, "Patrol.DeliveryFailed");
-    assert!(d.error_message.contains("security"), "{}", d.error_message);
+    assert_eq!(
+        d.error_message,
+        "1 failure: rule `user-created` route `oncall`: AuthorizationError: not allowed \
+         (delivered: rule `user-created` route `security`, rule `iam-writes` route `security`)"
+    );
+    // The failing route did not stop the others.
+    assert_eq!(
+        n.delivery.sent(),
+        pairs(&[
+            ("security", "iam-writes"),
+            ("security", "iam-reads-too"),
+            ("security", "user-created"),
+            ("security", "iam-writes"),
+        ])
+    );
 }
 
 #[tokio::test]
-async fn not_an_eventbridge_event_is_an_invalid_event() {
-    let err = handle(&notify(false), invocation(json!({"Records": []})))
+async fn a_rule_failing_on_the_event_does_not_stop_the_others() {
+    let mut c = config_json();
+    c["rules"][2]["condition"] = json!("detail.requestParameters.missing == 1");
+    let env = |k: &str| match k {
+        "PATROL_CONFIG" => Some("config.json".to_owned()),
+        "PATROL_TOPIC_ARN_PREFIX" => Some("arn:aws:sns:us-east-1:1:".to_owned()),
+        "PATROL_FAILURE_QUEUE_URL" => Some("https://sqs.example/q".to_owned()),
+        _ => None,
+    };
+    let config = HandlerConfig::from_json("notify", &c.to_string(), &env).expect("valid");
+    let n = crate::Notify::new(config, FakeSinks::default(), FakeSecrets::default());
+    let err = handle(&n, feed("iam", api_call("CreateAccessKey", "alice", false)))
         .await
-        .expect_err("not EventBridge");
-    assert_eq!(Diagnostic::from(err).error_type, "Patrol.InvalidEvent");
+        .expect_err("condition fails");
+    let d = Diagnostic::from(err);
+    assert_eq!(d.error_type, "Patrol.ConditionError");
+    assert!(
+        d.error_message
+            .starts_with("1 failure: rule `key-created-for-admin`: condition failed"),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(n.delivery.sent().len(), 2, "the other rules still alert");
 }
 
-fn sns_trigger() -> Trigger {
-    Trigger::Sns {
-        topic_arn: "arn:aws:sns:us-east-1:111111111111:guardduty".into(),
-        filter_policy: Some(json!({"severity": [{"numeric": [">=", 7]}]})),
-        filter_policy_scope: None,
-    }
+#[tokio::test]
+async fn a_schedule_group_fires_every_rule_of_the_group() {
+    let n = notify();
+    let scheduled = json!({"version": "0", "id": "sched-1", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "111111111111", "time": "2026-11-01T08:00:00Z",
+        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:111111111111:rule/patrol-schedule-notify-rate-1-day"],
+        "detail": {}});
+    let out = event_response(
+        handle(
+            &n,
+            invocation(json!({"patrol": {"schedule": "rate-1-day"}, "event": scheduled})),
+        )
+        .await
+        .expect("ok"),
+    );
+    assert_eq!(out.schedule.as_deref(), Some("rate-1-day"));
+    assert_eq!(
+        decided(&out),
+        pairs(&[("daily-report", "security"), ("daily-audit", "security")])
+    );
+    let err = handle(
+        &n,
+        invocation(json!({"patrol": {"schedule": "rate-2-days"}, "event": scheduled})),
+    )
+    .await
+    .expect_err("unknown group");
+    assert_eq!(Diagnostic::from(err).error_type, "Patrol.ConfigMismatch");
+}
+
+#[tokio::test]
+async fn not_a_known_payload_is_an_invalid_event() {
+    let err = handle(&notify(), invocation(json!({"hello": "world"})))
+        .await
+        .expect_err("unknown shape");
+    assert_eq!(Diagnostic::from(err).error_type, "Patrol.InvalidEvent");
 }
 
 fn sns_event(topic: &str, severity: &str) -> LambdaEvent<Value> {
@@ -215,55 +464,56 @@ fn sns_event(topic: &str, severity: &str) -> LambdaEvent<Value> {
 #[test]
 fn sns_attributes_keep_numbers_and_arrays() {
     let LambdaEvent { payload, .. } = sns_event("arn:aws:sns:us-east-1:1:t", "7.5");
-    let sns: SnsEvent = serde_json::from_value(payload).expect("SNS event");
+    let sns: aws_lambda_events::sns::SnsEvent = serde_json::from_value(payload).expect("SNS event");
     let attrs = sns_attributes(&sns.records[0].sns.message_attributes);
     assert_eq!(attrs["severity"], json!(7.5));
     assert_eq!(attrs["tags"], json!(["prod", "pci"]));
     assert_eq!(attrs["team"], json!("sec"));
 }
 
-#[tokio::test]
-async fn sns_message_matching_the_filter_alerts() {
-    let n = notify_with(sns_trigger(), false, None);
-    let topic = "arn:aws:sns:us-east-1:111111111111:guardduty";
-    let out = handle(&n, sns_event(topic, "8")).await.expect("delivered");
-    let Output::Sns(out) = out else {
+fn sns_rules(out: Output) -> Vec<String> {
+    let Output::Sns(SnsResponse { records }) = out else {
         panic!("expected an SNS response, got {out:?}");
     };
-    assert_eq!(out.records.len(), 1);
-    assert_eq!(out.records[0].message_ids, vec!["msg-1"]);
-    // Filtered out by the policy, or from another topic: no alert.
-    for (t, sev) in [
-        (topic, "3"),
-        ("arn:aws:sns:us-east-1:111111111111:other", "9"),
+    assert_eq!(records.len(), 1);
+    records[0].rules.iter().map(|r| r.rule.clone()).collect()
+}
+
+#[tokio::test]
+async fn an_sns_message_reaches_the_rules_of_its_topic_whose_filter_matches() {
+    let n = notify();
+    let both = sns_rules(handle(&n, sns_event(GUARDDUTY, "8")).await.expect("ok"));
+    assert_eq!(both, ["guardduty-high", "guardduty-any"]);
+    let low = sns_rules(handle(&n, sns_event(GUARDDUTY, "3")).await.expect("ok"));
+    assert_eq!(
+        low,
+        ["guardduty-any"],
+        "the filter policy keeps it from -high"
+    );
+    // Topic ARNs are compared exactly.
+    for topic in [
+        "arn:aws:sns:us-east-1:111111111111:GuardDuty",
+        "arn:aws:sns:us-east-1:222222222222:guardduty",
     ] {
-        let Output::Sns(out) = handle(&n, sns_event(t, sev)).await.expect("ok") else {
-            panic!("expected an SNS response");
-        };
-        assert!(out.records[0].skipped.is_some(), "{t} {sev}");
+        assert!(sns_rules(handle(&n, sns_event(topic, "9")).await.expect("ok")).is_empty());
     }
-    assert_eq!(n.delivery.sent.lock().expect("lock").len(), 1);
+    let sent = n.delivery.sent.lock().expect("lock");
+    assert_eq!(sent.len(), 3);
+    assert!(
+        sent[0]
+            .2
+            .starts_with("Recon:EC2/PortProbeUnprotectedPort (GuardDuty finding)\n"),
+        "{}",
+        sent[0].2
+    );
 }
 
-fn webhook_notify(fail: bool) -> Notify<FakeSinks, FakeSecrets> {
-    let trigger = Trigger::Webhook {
-        provider: WebhookProvider::Github,
-        secret: "patrol/github".into(),
-    };
-    let mut r = rule(trigger, None);
-    r.message = "{{ detail.action }} by {{ actor }}".into();
-    Notify::new(
-        config(r),
-        FakeSinks {
-            fail,
-            ..Default::default()
-        },
-        FakeSecrets,
-    )
-    .expect("valid")
-}
-
-fn function_url(body: &str, signature: Option<&str>, base64: bool) -> LambdaEvent<Value> {
+fn function_url(
+    path: &str,
+    body: &str,
+    signature: Option<&str>,
+    base64: bool,
+) -> LambdaEvent<Value> {
     let mut headers = json!({"content-type": "application/json", "x-github-event": "repository",
         "x-github-delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"});
     if let Some(s) = signature {
@@ -275,9 +525,9 @@ fn function_url(body: &str, signature: Option<&str>, base64: bool) -> LambdaEven
         body.to_owned()
     };
     invocation(json!({
-        "version": "2.0", "rawPath": "/", "rawQueryString": "", "headers": headers,
+        "version": "2.0", "rawPath": path, "rawQueryString": "", "headers": headers,
         "requestContext": {"accountId": "anonymous", "apiId": "x", "domainName": "x.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "x", "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1",
+            "domainPrefix": "x", "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
             "sourceIp": "192.0.2.10", "userAgent": "GitHub-Hookshot/abc"}, "requestId": "r-1",
             "routeKey": "$default", "stage": "$default", "time": "01/Nov/2026:08:00:00 +0000",
             "timeEpoch": 1_793_520_000_000_i64},
@@ -295,70 +545,146 @@ fn http_status(out: Output) -> (i64, Value) {
     }
 }
 
+const PUBLICIZED: &str = r#"{"action":"publicized","sender":{"login":"octocat"}}"#;
+
 #[tokio::test]
-async fn signed_webhook_alerts_and_answers_200() {
-    let n = webhook_notify(false);
-    let body = r#"{"action":"publicized","sender":{"login":"octocat"}}"#;
+async fn signed_webhook_reaches_the_rule_its_path_names() {
+    let n = notify();
+    let sig = sign(b"gh-secret", PUBLICIZED.as_bytes());
     for base64 in [false, true] {
-        let sig = sign(b"gh-secret", body.as_bytes());
         let (status, json) = http_status(
-            handle(&n, function_url(body, Some(&sig), base64))
-                .await
-                .expect("ok"),
+            handle(
+                &n,
+                function_url("/repo-publicized", PUBLICIZED, Some(&sig), base64),
+            )
+            .await
+            .expect("ok"),
         );
         assert_eq!(status, 200, "{json}");
-        assert_eq!(json["rule"], "root-console-login");
+        assert_eq!(json["rule"], "repo-publicized");
+        assert_eq!(
+            json["sent"]["security"],
+            json!(format!("msg-{}", if base64 { 2 } else { 1 }))
+        );
     }
     let sent = n.delivery.sent.lock().expect("lock");
     assert_eq!(sent.len(), 2);
     assert!(
-        sent[0].1.starts_with("publicized by octocat\n"),
+        sent[0].2.starts_with("publicized by octocat\n"),
         "{}",
-        sent[0].1
+        sent[0].2
     );
 }
 
 #[tokio::test]
+async fn another_webhook_rule_checks_its_own_secret() {
+    let n = notify();
+    // The GitHub signature means nothing to the GitLab rule, which wants its token.
+    let sig = sign(b"gh-secret", PUBLICIZED.as_bytes());
+    let (status, _) = http_status(
+        handle(
+            &n,
+            function_url("/project-changed", PUBLICIZED, Some(&sig), false),
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(status, 401);
+    assert!(n.delivery.sent().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_webhook_path_is_404_before_any_secret_is_fetched() {
+    let n = notify();
+    let sig = sign(b"gh-secret", PUBLICIZED.as_bytes());
+    for path in ["/", "/nope", "/key-created", "/repo-publicized/extra", ""] {
+        let (status, json) = http_status(
+            handle(&n, function_url(path, PUBLICIZED, Some(&sig), false))
+                .await
+                .expect("answered"),
+        );
+        assert_eq!(status, 404, "{path}: {json}");
+    }
+    assert_eq!(*n.secrets.lookups.lock().expect("lock"), 0);
+    assert!(n.delivery.sent().is_empty());
+}
+
+#[tokio::test]
 async fn bad_or_missing_signature_is_401_and_sends_nothing() {
-    let n = webhook_notify(false);
-    let body = r#"{"action":"publicized"}"#;
-    let wrong = sign(b"not-the-secret", body.as_bytes());
+    let n = notify();
+    let wrong = sign(b"not-the-secret", PUBLICIZED.as_bytes());
     for sig in [Some(wrong.as_str()), None] {
         let (status, json) = http_status(
-            handle(&n, function_url(body, sig, false))
+            handle(&n, function_url("/repo-publicized", PUBLICIZED, sig, false))
                 .await
                 .expect("answered"),
         );
         assert_eq!(status, 401, "{json}");
     }
-    assert!(n.delivery.sent.lock().expect("lock").is_empty());
+    assert!(n.delivery.sent().is_empty());
 }
 
 #[tokio::test]
 async fn non_json_webhook_body_is_400() {
-    let n = webhook_notify(false);
+    let n = notify();
     let body = "action=publicized";
     let sig = sign(b"gh-secret", body.as_bytes());
     let (status, _) = http_status(
-        handle(&n, function_url(body, Some(&sig), false))
-            .await
-            .expect("ok"),
+        handle(
+            &n,
+            function_url("/repo-publicized", body, Some(&sig), false),
+        )
+        .await
+        .expect("ok"),
     );
     assert_eq!(status, 400);
 }
 
 #[tokio::test]
-async fn webhook_delivery_failure_without_a_queue_is_500() {
-    let n = webhook_notify(true);
-    let body = r#"{"action":"publicized"}"#;
-    let sig = sign(b"gh-secret", body.as_bytes());
+async fn webhook_delivery_failure_without_a_reachable_queue_is_500() {
+    let n = notify_failing(vec!["security"]);
+    let sig = sign(b"gh-secret", PUBLICIZED.as_bytes());
     let (status, json) = http_status(
-        handle(&n, function_url(body, Some(&sig), false))
-            .await
-            .expect("answered"),
+        handle(
+            &n,
+            function_url("/repo-publicized", PUBLICIZED, Some(&sig), false),
+        )
+        .await
+        .expect("answered"),
     );
     assert_eq!(status, 500);
+    assert_eq!(json["rule"], "repo-publicized");
     assert_eq!(json["saved_to_failure_queue"], false);
+}
+
+#[test]
+fn failures_pick_the_most_telling_error_type() {
+    use crate::failure::{Failure, FailureKind, Failures};
+    let failure = |kind, route: Option<&str>| Failure {
+        rule: "r".into(),
+        route: route.map(str::to_owned),
+        kind,
+        error: "boom".into(),
+    };
+    let of = |failures| {
+        Diagnostic::from(NotifyError::Failed(Failures {
+            failures,
+            delivered: vec![],
+        }))
+    };
+    let d = of(vec![
+        failure(FailureKind::Template, None),
+        failure(FailureKind::Delivery, Some("a")),
+    ]);
+    assert_eq!(d.error_type, "Patrol.DeliveryFailed");
+    assert_eq!(
+        d.error_message,
+        "2 failures: rule `r`: boom; rule `r` route `a`: boom"
+    );
+    assert_eq!(
+        of(vec![failure(FailureKind::Template, None)]).error_type,
+        "Patrol.TemplateError"
+    );
 }
 
 #[test]

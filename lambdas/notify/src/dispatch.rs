@@ -1,0 +1,186 @@
+//! What invoked the function, told apart by the payload's shape, and what it answers.
+
+use aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse;
+use lambda_runtime::LambdaEvent;
+use patrol_aws::secrets::SecretSource;
+use patrol_aws::sink::Deliver;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::Notify;
+use crate::eventbridge::EventResponse;
+use crate::failure::NotifyError;
+use crate::sns::SnsResponse;
+
+/// What the function answers, by trigger.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Output {
+    Event(EventResponse),
+    Sns(SnsResponse),
+    FunctionUrl(LambdaFunctionUrlResponse),
+}
+
+/// An invocation, by what sent it.
+#[derive(Debug, PartialEq)]
+enum Invocation {
+    /// `{"patrol":{"feed":ID},"event":E}`
+    Feed { feed: String, event: Value },
+    /// `{"patrol":{"schedule":N},"event":E}`
+    Schedule { group: String, event: Value },
+    /// An EventBridge event as is.
+    Event(Value),
+    /// `{"Records":[{"EventSource":"aws:sns",...}]}`
+    Sns(Value),
+    /// A function URL request (`rawPath`, `requestContext`, ...).
+    FunctionUrl(Value),
+}
+
+fn invalid(message: impl Into<String>) -> NotifyError {
+    NotifyError::Event(message.into())
+}
+
+/// A feed or schedule group id: a string (a number is taken as its text).
+fn group_id(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+impl Invocation {
+    fn classify(payload: Value) -> Result<Invocation, NotifyError> {
+        let Value::Object(mut map) = payload else {
+            return Err(invalid("the payload is not a JSON object"));
+        };
+        if let Some(patrol) = map.remove("patrol") {
+            return Self::patrol(&patrol, map);
+        }
+        if map.get("Records").is_some_and(Value::is_array) {
+            return Ok(Invocation::Sns(Value::Object(map)));
+        }
+        if map.contains_key("requestContext") && map.contains_key("rawPath") {
+            return Ok(Invocation::FunctionUrl(Value::Object(map)));
+        }
+        let event = Value::Object(map);
+        if patrol_core::event::is_eventbridge_event(&event) {
+            return Ok(Invocation::Event(event));
+        }
+        Err(invalid(
+            "not a Patrol feed or schedule invocation ({\"patrol\": ..., \"event\": ...}), an SNS event, a function URL request or an EventBridge event",
+        ))
+    }
+
+    /// The wrapper the handler's EventBridge rules put around the event.
+    fn patrol(patrol: &Value, mut map: Map<String, Value>) -> Result<Invocation, NotifyError> {
+        let event = map
+            .remove("event")
+            .filter(patrol_core::event::is_eventbridge_event)
+            .ok_or_else(|| invalid("the invocation's `event` is not an EventBridge event"))?;
+        if let Some(feed) = patrol.get("feed").and_then(group_id) {
+            return Ok(Invocation::Feed { feed, event });
+        }
+        if let Some(group) = patrol.get("schedule").and_then(group_id) {
+            return Ok(Invocation::Schedule { group, event });
+        }
+        Err(invalid(format!(
+            "`patrol` names neither a feed nor a schedule group: {patrol}"
+        )))
+    }
+}
+
+/// The function's handler.
+pub async fn handle<D: Deliver + Sync, S: SecretSource + Sync>(
+    notify: &Notify<D, S>,
+    event: LambdaEvent<Value>,
+) -> Result<Output, NotifyError> {
+    let request_id = event.context.request_id.as_str();
+    match Invocation::classify(event.payload)? {
+        Invocation::Feed { feed, event } => {
+            Ok(Output::Event(notify.feed(&feed, event, request_id).await?))
+        }
+        Invocation::Schedule { group, event } => Ok(Output::Event(
+            notify.schedule(&group, event, request_id).await?,
+        )),
+        Invocation::Event(event) => Ok(Output::Event(notify.any_feed(event, request_id).await?)),
+        Invocation::Sns(payload) => Ok(Output::Sns(notify.sns(payload, request_id).await?)),
+        Invocation::FunctionUrl(payload) => Ok(Output::FunctionUrl(
+            notify.function_url(payload, request_id).await?,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event() -> Value {
+        json!({"id": "e-1", "detail-type": "AWS API Call via CloudTrail", "source": "aws.iam", "detail": {}})
+    }
+
+    #[test]
+    fn payloads_are_told_apart_by_shape() {
+        let feed = Invocation::classify(json!({"patrol": {"feed": "iam"}, "event": event()}));
+        assert_eq!(
+            feed.ok(),
+            Some(Invocation::Feed {
+                feed: "iam".into(),
+                event: event()
+            })
+        );
+        let schedule = Invocation::classify(json!({"patrol": {"schedule": 3}, "event": event()}));
+        assert_eq!(
+            schedule.ok(),
+            Some(Invocation::Schedule {
+                group: "3".into(),
+                event: event()
+            })
+        );
+        assert_eq!(
+            Invocation::classify(event()).ok(),
+            Some(Invocation::Event(event()))
+        );
+        assert!(matches!(
+            Invocation::classify(json!({"Records": []})),
+            Ok(Invocation::Sns(_))
+        ));
+        assert!(matches!(
+            Invocation::classify(json!({"rawPath": "/r", "requestContext": {}})),
+            Ok(Invocation::FunctionUrl(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_payloads_say_what_was_expected() {
+        for (payload, expected) in [
+            (json!([]), "not a JSON object"),
+            (
+                json!({"hello": "world"}),
+                "not a Patrol feed or schedule invocation",
+            ),
+            (
+                json!({"patrol": {"feed": "iam"}}),
+                "`event` is not an EventBridge event",
+            ),
+            (
+                json!({"patrol": {"feed": "iam"}, "event": {"x": 1}}),
+                "`event` is not an EventBridge event",
+            ),
+            (
+                json!({"patrol": {"cover": "iam"}, "event": event()}),
+                "names neither a feed nor a schedule group",
+            ),
+            (
+                json!({"patrol": {"feed": ""}, "event": event()}),
+                "names neither a feed nor a schedule group",
+            ),
+        ] {
+            match Invocation::classify(payload) {
+                Err(NotifyError::Event(m)) => assert!(m.contains(expected), "{m}"),
+                other => panic!("expected an invalid event, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The real `notify` binary, one invocation at a time behind [`RuntimeApi`], and what it
+//! answered.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::paths;
+use crate::runtime_api::{Outcome, RuntimeApi};
+
+/// Runs `target/debug/notify` with `env` for one invocation of `payload`.
+pub async fn invoke(env: &[(&'static str, String)], payload: &Value) -> anyhow::Result<Outcome> {
+    let binary = paths::built_binary("notify")?;
+    let env = env.to_vec();
+    let payload = payload.to_string();
+    tokio::task::spawn_blocking(move || {
+        RuntimeApi::invoke_once(&binary, &env, &payload, Duration::from_secs(60))
+    })
+    .await?
+}
+
+/// The payload a feed's EventBridge rule sends (its input transformer wraps the event).
+pub fn feed(feed: &str, event: &Value) -> Value {
+    json!({"patrol": {"feed": feed}, "event": event})
+}
+
+/// The payload a schedule group's EventBridge rule sends.
+pub fn schedule(group: &str, event: &Value) -> Value {
+    json!({"patrol": {"schedule": group}, "event": event})
+}
+
+/// The function's JSON response.
+pub fn response(outcome: &Outcome) -> anyhow::Result<Value> {
+    match outcome {
+        Outcome::Response(body) => Ok(serde_json::from_str(body)?),
+        other => anyhow::bail!("the function did not succeed: {other:?}"),
+    }
+}
+
+/// The invocation's error: (`errorType`, `errorMessage`).
+pub fn error(outcome: &Outcome) -> anyhow::Result<(String, String)> {
+    match outcome {
+        Outcome::Error { body, .. } => {
+            let error: Value = serde_json::from_str(body)?;
+            let field = |k: &str| error[k].as_str().unwrap_or_default().to_owned();
+            Ok((field("errorType"), field("errorMessage")))
+        }
+        other => anyhow::bail!("expected an invocation error, got {other:?}"),
+    }
+}
+
+/// What a failed cold start printed or reported.
+pub fn init_failure(outcome: &Outcome) -> anyhow::Result<String> {
+    match outcome {
+        Outcome::Exited { stderr, .. } => Ok(stderr.clone()),
+        Outcome::InitError { body, .. } => Ok(body.clone()),
+        other => anyhow::bail!("expected a failed cold start, got {other:?}"),
+    }
+}
+
+/// Per rule of an EventBridge response: (rule, its sent routes joined by `,`, or why it
+/// was skipped).
+pub fn decided(response: &Value) -> Vec<(String, String)> {
+    response["rules"]
+        .as_array()
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|r| {
+                    let what = match r["skipped"].as_str() {
+                        Some(why) => why.to_owned(),
+                        None => r["sent"]
+                            .as_object()
+                            .map(|s| s.keys().cloned().collect::<Vec<_>>().join(","))
+                            .unwrap_or_default(),
+                    };
+                    (r["rule"].as_str().unwrap_or_default().to_owned(), what)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
