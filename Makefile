@@ -45,7 +45,8 @@ LAMBDA_PROFILE ?= lambda-dev
 HANDLERS := $(notdir $(patsubst %/Cargo.toml,%,$(wildcard lambdas/*/Cargo.toml)))
 CDK := npx --no-install cdk
 CDK_FLAGS = --no-notices --no-version-reporting --ci -c patrol:architecture=$(ARCH) \
-  -c patrol:cargoProfile=$(LAMBDA_PROFILE) -c patrol:manifest=$(abspath $(MANIFEST))
+  -c patrol:cargoProfile=$(LAMBDA_PROFILE) -c patrol:manifest=$(abspath $(MANIFEST)) \
+  -c patrol:allowExampleIds=true
 BUILD := $(ROOT)/build
 
 .PHONY: help setup setup-build setup-python setup-node setup-rust first-run-notice demo \
@@ -133,7 +134,7 @@ next-steps:
 	@echo
 	@echo "Next: target/debug/patrol explain tests/events/cloudtrail/stop-logging.json  (which rules match, and why not)"
 	@echo "      target/debug/patrol replay path/to/AWSLogs/  (your CloudTrail archive, .json.gz or NDJSON; README: patrol replay)"
-	@echo "      npx cdk deploy PatrolCentral  (README: Deploying)"
+	@echo "      npx cdk deploy 'PatrolCentral*', then 'PatrolOrganization*'  (README: Deploying)"
 
 ## --- tests ---------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
 export interface AlertTopicProps {
+  /** The topic's physical name (`patrol-<route id>`, `patrol-operators`). */
+  readonly topicName: string;
   /** Shown as the sender of email notifications. */
   readonly displayName: string;
   /**
@@ -45,6 +47,7 @@ export class AlertTopic extends Construct {
       enableKeyRotation: true,
     });
     this.topic = new sns.Topic(this, 'Topic', {
+      topicName: props.topicName,
       displayName: props.displayName,
       masterKey: this.key,
       enforceSSL: true,

@@ -1,149 +1,144 @@
-import { AspectPriority, Aspects, Stack, type StackProps } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Annotations, AspectPriority, Aspects, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AlertTopic } from './alert-topic';
-import { DedupTable } from './dedup-table';
+import { CentralBus } from './central-bus';
+import { Forwarding } from './forwarding';
+import { HandlerAlarms } from './handler-alarms';
+import { handlers } from './handler-config';
+import { HandlerFunction } from './handler-function';
+import { HandlerTriggers } from './handler-triggers';
 import { LogRetention } from './log-retention';
-import type { Manifest, Route } from './manifest';
+import type { Manifest } from './manifest';
 import { acknowledgeNagFindings } from './nag-acknowledgements';
-import { PatrolRule, type RuleSink } from './patrol-rule';
+import { CENTRAL_STACK, OPERATORS_TOPIC, routeTopicName } from './names';
+import { checkQuotas } from './quotas';
+import { StateTable } from './state-table';
 
 export interface PatrolCentralStackProps extends StackProps {
   /** The normalized manifest (`patrol manifest --json`). */
   readonly manifest: Manifest;
-  /**
-   * CPU architecture of every rule function.
-   *
-   * @default lambda.Architecture.ARM_64
-   */
+  /** @default lambda.Architecture.ARM_64 */
   readonly architecture?: lambda.Architecture;
-  /**
-   * Cargo profile every rule function is built with.
-   *
-   * @default 'release'
-   */
+  /** Cargo profile every function is built with. @default 'release' */
   readonly cargoProfile?: string;
   /**
-   * Subscribed by email to the operators' topic, which hears about failed events.
+   * Subscribed by email to the operators' topic, besides `[deploy].operators`.
    *
-   * @default - no subscriber; subscribe one after deploying
+   * @default - only `[deploy].operators`
    */
   readonly operatorsEmail?: string;
-  /**
-   * Folder holding one crate per handler.
-   *
-   * @default - `<repo>/lambdas`
-   */
+  /** @default - `<repo>/lambdas` */
   readonly lambdasDir?: string;
-  /**
-   * Retention of every log group in the stack.
-   *
-   * @default logs.RetentionDays.ONE_YEAR
-   */
+  /** Retention of every log group in the stack. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
 }
 
 /**
- * The central account's part of Patrol: one topic per `sns` route, one `PatrolRule` per
- * rule, the operators' topic that failure alarms notify, and the dedup table when some rule
- * deduplicates. Slack, PagerDuty and webhook routes are only grants on their rules' roles.
- * Construct ids come from route and rule ids, so reordering the manifest changes no
- * logical id.
+ * The central account's part of Patrol: the central event bus every account forwards to,
+ * one function per handler (fed by a few covering EventBridge rules, its rules in a
+ * bundled file), one topic per `sns` route, the state table (delivery ledger and dedup
+ * windows) and the operators' topic that every alarm notifies. The number of resources
+ * grows with handlers, routes and schedules, not with rules: 1,000 rules fit one stack.
+ * Construct ids come from handler, route, cover and schedule ids, so adding, removing or
+ * reordering rules changes no other logical id.
  */
 export class PatrolCentralStack extends Stack {
+  public readonly bus: CentralBus;
+  /** The central region's own forwarding, from the default bus to the central bus. */
+  public readonly forwarding: Forwarding;
   public readonly operators: AlertTopic;
   public readonly routes: ReadonlyMap<string, AlertTopic>;
-  public readonly rules: ReadonlyMap<string, PatrolRule>;
-  /** Present when some rule has `dedup`. */
-  public readonly dedup?: DedupTable;
+  public readonly state: StateTable;
+  public readonly functions: ReadonlyMap<string, HandlerFunction>;
+  public readonly triggers: ReadonlyMap<string, HandlerTriggers>;
+  public readonly alarms: ReadonlyMap<string, HandlerAlarms>;
+  public readonly manifest: Manifest;
 
   constructor(scope: Construct, id: string, props: PatrolCentralStackProps) {
     super(scope, id, {
+      stackName: CENTRAL_STACK,
       description: `Patrol: security monitoring rules from ${props.manifest.source}`,
       ...props,
     });
     const { manifest } = props;
+    this.manifest = manifest;
 
+    const operatorEmails = [...new Set([...(manifest.deploy?.operators ?? []), ...(props.operatorsEmail === undefined ? [] : [props.operatorsEmail])])];
     this.operators = new AlertTopic(this, 'Operators', {
+      topicName: OPERATORS_TOPIC,
       displayName: 'Patrol operators',
-      email: props.operatorsEmail === undefined ? [] : [props.operatorsEmail],
+      email: operatorEmails,
       allowCloudWatchAlarms: true,
+    });
+    if (operatorEmails.length === 0) {
+      const warning =
+        'NO ONE HEARS PATROL FAILURE ALARMS: the operators topic has no subscriber. ' +
+        'Add `operators = ["you@example.com"]` to [deploy] in rules.toml (or -c patrol:operatorsEmail=...), ' +
+        'or subscribe something to the topic after deploying.';
+      Annotations.of(this).addWarningV2('patrol:no-operators', warning);
+    }
+
+    this.bus = new CentralBus(this, 'Bus', {
+      ...(manifest.deploy?.organization === undefined ? {} : { organization: manifest.deploy.organization }),
     });
 
     const routes = new Map<string, AlertTopic>();
-    const sinks = new Map<string, RuleSink>();
     for (const route of manifest.routes) {
-      sinks.set(route.id, this.routeSink(route, routes));
+      if (route.type === 'sns') {
+        routes.set(
+          route.id,
+          new AlertTopic(this, `Route-${route.id}`, {
+            topicName: routeTopicName(route.id),
+            displayName: `Patrol ${route.id}`,
+            email: route.email,
+            https: route.https,
+          }),
+        );
+      }
     }
     this.routes = routes;
+    this.state = new StateTable(this, 'State');
 
-    if (manifest.rules.some((rule) => rule.dedup !== undefined)) {
-      this.dedup = new DedupTable(this, 'Dedup');
-    }
+    // This account's events in this region reach the central bus like every other
+    // account's: through the same covers (same account and region: no role).
+    this.forwarding = new Forwarding(this, 'Forwarding', {
+      covers: manifest.covers.forwarding,
+      centralBusArn: this.bus.bus.eventBusArn,
+    });
 
-    const rules = new Map<string, PatrolRule>();
-    for (const rule of manifest.rules) {
-      const ruleSinks: RuleSink[] = rule.notify.map((routeId) => {
-        const sink = sinks.get(routeId);
-        if (!sink) {
-          // patrol validate rejects this first; reaching it means a stale or hand-written JSON.
-          throw new Error(`rule \`${rule.id}\` notifies unknown route \`${routeId}\` (in ${manifest.source})`);
-        }
-        return sink;
+    const functions = new Map<string, HandlerFunction>();
+    const triggers = new Map<string, HandlerTriggers>();
+    const alarms = new Map<string, HandlerAlarms>();
+    for (const handler of handlers(manifest)) {
+      const fn = new HandlerFunction(this, `Handler-${handler}`, {
+        manifest,
+        handler,
+        stateTable: this.state,
+        routeTopics: routes,
+        operatorsTopic: this.operators.topic,
+        ...(props.architecture === undefined ? {} : { architecture: props.architecture }),
+        ...(props.cargoProfile === undefined ? {} : { cargoProfile: props.cargoProfile }),
+        ...(props.lambdasDir === undefined ? {} : { lambdasDir: props.lambdasDir }),
       });
-      rules.set(
-        rule.id,
-        new PatrolRule(this, `Rule-${rule.id}`, {
-          rule,
-          sinks: ruleSinks,
-          operatorsTopic: this.operators.topic,
-          ...(this.dedup === undefined ? {} : { dedupTable: this.dedup }),
-          ...(props.architecture === undefined ? {} : { architecture: props.architecture }),
-          ...(props.cargoProfile === undefined ? {} : { cargoProfile: props.cargoProfile }),
-          ...(props.lambdasDir === undefined ? {} : { lambdasDir: props.lambdasDir }),
-        }),
-      );
+      const trig = new HandlerTriggers(fn, 'Triggers', {
+        fn,
+        feeds: manifest.covers.feeds[handler] ?? [],
+        bus: this.bus.bus,
+      });
+      functions.set(handler, fn);
+      triggers.set(handler, trig);
+      alarms.set(handler, new HandlerAlarms(fn, 'Alarms', { fn, triggers: trig, operatorsTopic: this.operators.topic }));
     }
-    this.rules = rules;
+    this.functions = functions;
+    this.triggers = triggers;
+    this.alarms = alarms;
 
     Aspects.of(this).add(new LogRetention(props.logRetention ?? logs.RetentionDays.ONE_YEAR), {
       priority: AspectPriority.MUTATING,
     });
+    checkQuotas(this);
     acknowledgeNagFindings(this);
   }
-
-  /** An `sns` route becomes a topic (added to `topics`); the others are delivered by the functions. */
-  private routeSink(route: Route, topics: Map<string, AlertTopic>): RuleSink {
-    switch (route.type) {
-      case 'sns': {
-        const topic = new AlertTopic(this, `Route-${route.id}`, {
-          displayName: `Patrol ${route.id}`,
-          email: route.email,
-          https: route.https,
-        });
-        topics.set(route.id, topic);
-        return { type: 'sns', route: route.id, topic: topic.topic };
-      }
-      case 'slack':
-      case 'pagerduty':
-        return { type: route.type, route: route.id, secret: route.secret };
-      case 'webhook':
-        return {
-          type: 'webhook',
-          route: route.id,
-          url: route.url,
-          ...(route.secret === undefined ? {} : { secret: route.secret }),
-        };
-      default: {
-        // A route type newer than this app (the manifest JSON is typed, not re-validated).
-        const unknown = route as { id: string; type: string };
-        throw new Error(
-          `route \`${unknown.id}\`: type \`${unknown.type}\` is not supported by this CDK app ` +
-            `(supported: sns, slack, pagerduty, webhook); rebuild the patrol CLI and the CDK app from the same commit`,
-        );
-      }
-    }
-  }
 }
-

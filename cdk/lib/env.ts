@@ -1,28 +1,20 @@
 /**
- * Environment variables every rule function receives. The Rust side (`patrol-aws`)
- * defines the same names; change both together.
+ * Environment variables every handler function receives. The Rust side (`patrol-aws`'s
+ * config) defines the same names; change both together.
  */
 
-/** The rule's id from `rules.toml`, e.g. `root-console-login`. */
-export const PATROL_RULE_ID = 'PATROL_RULE_ID';
+/** Path of the handler's config file (its rules, routes, feeds and schedules): `/opt/patrol/config.json`. */
+export const PATROL_CONFIG = 'PATROL_CONFIG';
 
-/** The rule exactly as `patrol manifest --json` emitted it (JSON). */
-export const PATROL_RULE = 'PATROL_RULE';
+/** `arn:<partition>:sns:<region>:<account>:`; an `sns` route's topic ARN is this plus its topic name. */
+export const PATROL_TOPIC_ARN_PREFIX = 'PATROL_TOPIC_ARN_PREFIX';
 
-/**
- * JSON array, in the rule's `notify` order, of where its alerts go; one object per route:
- * `{ route, type: "sns", topic_arn }`, `{ route, type: "slack", secret }`,
- * `{ route, type: "pagerduty", secret }`, `{ route, type: "webhook", url, secret? }`.
- * `secret` is the Secrets Manager name or ARN as the manifest wrote it.
- */
-export const PATROL_SINKS = 'PATROL_SINKS';
-
-/** Name of the shared DynamoDB dedup table; set only for rules with `dedup`. */
-export const PATROL_DEDUP_TABLE = 'PATROL_DEDUP_TABLE';
+/** Name of the state table: the delivery ledger and the dedup windows. */
+export const PATROL_STATE_TABLE = 'PATROL_STATE_TABLE';
 
 /**
- * URL of the rule's failure queue; set only for webhook rules, whose synchronous
- * invocations have no Lambda dead-letter path, so the handler writes failures there itself.
+ * URL of the handler's failure queue, where the function writes what it failed on for
+ * webhook requests (synchronous: no Lambda dead-letter path).
  */
 export const PATROL_FAILURE_QUEUE_URL = 'PATROL_FAILURE_QUEUE_URL';
 

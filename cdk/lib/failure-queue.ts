@@ -6,8 +6,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface FailureQueueProps {
-  /** Named in the alarm description, e.g. the rule id. */
+  /** Named in the alarm description, e.g. `handler notify`. */
   readonly owner: string;
+  /** The queue's physical name. */
+  readonly queueName: string;
   /** Notified when anything lands in the queue. */
   readonly alarmTopic: sns.ITopic;
   /**
@@ -24,7 +26,9 @@ export interface FailureQueueProps {
  * function's on-failure destination after async retries, and, for webhook rules (invoked
  * synchronously), where the handler itself writes requests it failed on.
  * Encrypted (SSE-SQS, which EventBridge, SNS and Lambda can write without a key policy), TLS
- * only, and alarmed: a single message notifies the operators.
+ * only, and alarmed on messages *sent*: every new failure notifies the operators again,
+ * even while older ones still wait in the queue (an alarm on visible messages would stay in
+ * ALARM after the first failure and never fire again).
  */
 export class FailureQueue extends Construct {
   public readonly queue: sqs.Queue;
@@ -34,16 +38,20 @@ export class FailureQueue extends Construct {
     super(scope, id);
 
     this.queue = new sqs.Queue(this, 'Queue', {
+      queueName: props.queueName,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: props.retentionPeriod ?? Duration.days(14),
     });
 
     this.alarm = new cloudwatch.Alarm(this, 'Alarm', {
-      alarmDescription: `Patrol: events for ${props.owner} failed and wait in its failure queue`,
-      metric: this.queue.metricApproximateNumberOfMessagesVisible({
+      alarmName: `${props.queueName}-received`,
+      alarmDescription:
+        `Patrol: events for ${props.owner} failed and were put in the failure queue ${props.queueName}; ` +
+        'each message names the rule, the route and the error (see the README, Troubleshooting)',
+      metric: this.queue.metricNumberOfMessagesSent({
         period: Duration.minutes(1),
-        statistic: cloudwatch.Stats.MAXIMUM,
+        statistic: cloudwatch.Stats.SUM,
       }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -111,8 +111,6 @@ export interface Rule {
   readonly params: { readonly [key: string]: unknown };
   /** IAM actions the handler needs, beyond publishing its alerts. */
   readonly permissions: readonly string[];
-  /** Regions whose events the rule watches; empty means any region. */
-  readonly regions: readonly string[];
   /** @default - every alert is sent */
   readonly dedup?: Dedup;
   /**
@@ -126,12 +124,65 @@ export interface Rule {
   readonly pattern_suppressions?: readonly number[];
 }
 
+/** `[deploy].central`: where the rules run and alerts leave. */
+export interface CentralPlacement {
+  readonly account: string;
+  readonly region: string;
+}
+
+/** `[deploy].organization`: the AWS Organization whose accounts forward their events. */
+export interface Organization {
+  /** `o-...`; the central bus admits `events:PutEvents` from it (`aws:PrincipalOrgID`). */
+  readonly id: string;
+  /** Service-managed StackSets never deploy here: it gets plain forwarder stacks. */
+  readonly management_account: string;
+  /** OU ids (`ou-...`) or the root (`r-...`) the member StackSet deploys to. */
+  readonly targets: readonly string[];
+}
+
+/** `[deploy]`, normalized by `patrol manifest --json`. */
+export interface Deploy {
+  readonly central: CentralPlacement;
+  /** Regions that forward: us-east-1 first, then the central region, then the rest. */
+  readonly regions: readonly string[];
+  /** Absent for a single account. */
+  readonly organization?: Organization;
+  /** Email addresses subscribed to the operators' topic. */
+  readonly operators: readonly string[];
+  /** Field paths holding AWS's documented example ids; deploying them is refused. */
+  readonly example_ids: readonly string[];
+}
+
+/**
+ * A covering pattern computed by `patrol`: it matches every event that any of its `rules`
+ * matches (proved by a Rust property test), stays within EventBridge's limits and never
+ * uses `wildcard`. Each event rule is in exactly one cover of a list.
+ */
+export interface Cover {
+  /** Stable, `[a-z0-9-]{1,32}`: rule names and logical ids derive from it. */
+  readonly id: string;
+  readonly pattern: EventPatternJson;
+  /** The EventBridge rule's state is ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS. */
+  readonly include_read_only: boolean;
+  readonly rules: readonly string[];
+}
+
+export interface Covers {
+  /** Over every event rule: what each account forwards to the central bus. */
+  readonly forwarding: readonly Cover[];
+  /** Per handler, over its event rules: the EventBridge rules on the central bus that invoke it. */
+  readonly feeds: { readonly [handler: string]: readonly Cover[] };
+}
+
 export interface Manifest {
   readonly format_version: number;
   /** The manifest file it was read from, for messages. */
   readonly source: string;
   readonly routes: readonly Route[];
   readonly rules: readonly Rule[];
+  /** Absent when rules.toml has no `[deploy]`: one account, the CLI's region. */
+  readonly deploy?: Deploy;
+  readonly covers: Covers;
 }
 
 export interface LoadManifestOptions {

@@ -7,7 +7,8 @@ import { Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { FailureQueue } from './failure-queue';
-import { PatrolRule } from './patrol-rule';
+import { isForwardingDeadLetterQueue } from './forwarding';
+import { HandlerFunction } from './handler-function';
 
 export interface NagAcknowledgement {
   /** cdk-nag finding id, e.g. `AwsSolutions-IAM5[Resource::*]`. */
@@ -21,6 +22,14 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
   {
     id: 'AwsSolutions-SQS3',
     reason:
+      'The forwarding dead-letter queue (Forwarding/DeadLetters, one per forwarding account and region) IS the ' +
+      'EventBridge dead-letter queue of the patrol-forward-* rules: it keeps the events the central bus refused ' +
+      'or did not accept within 24 hours, for inspection and redrive; nothing consumes it, so it needs no DLQ of its own.',
+    appliesTo: isForwardingDeadLetterQueue,
+  },
+  {
+    id: 'AwsSolutions-SQS3',
+    reason:
       'A failure queue IS the dead-letter queue (EventBridge target DLQ, SNS subscription redrive target, ' +
       'Lambda on-failure destination, webhook handler failures); ' +
       'nothing consumes it, an alarm watches it, so it needs no DLQ of its own.',
@@ -31,14 +40,14 @@ export const NAG_ACKNOWLEDGEMENTS: readonly NagAcknowledgement[] = [
     reason:
       'Added by topic.grantPublish for the alert topic\'s own KMS key only (resource is that key\'s ARN); ' +
       'SNS server-side encryption needs GenerateDataKey and GenerateDataKeyWithoutPlaintext.',
-    appliesTo: (c) => c instanceof PatrolRule,
+    appliesTo: (c) => c instanceof HandlerFunction,
   },
   {
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
-      'The actions are the rule\'s own `permissions` list in rules.toml, reviewed with the rule; the ' +
+      'The actions are the handler\'s rules\' own `permissions` lists in rules.toml, reviewed with the rules; the ' +
       'read-only list/describe calls scheduled audits make do not support resource-level permissions.',
-    appliesTo: (c) => c instanceof PatrolRule && c.rule.permissions.length > 0,
+    appliesTo: (c) => c instanceof HandlerFunction && c.permissions.length > 0,
   },
 ];
 

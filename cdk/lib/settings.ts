@@ -18,6 +18,11 @@ export const CONTEXT_ARCHITECTURE = 'patrol:architecture';
 export const CONTEXT_CARGO_PROFILE = 'patrol:cargoProfile';
 /** Context key: `true` synthesizes templates without building the functions. */
 export const CONTEXT_SKIP_BUNDLING = 'patrol:skipBundling';
+/**
+ * Context key: `true` lets an app whose `[deploy]` holds AWS's example ids synthesize even
+ * when the CDK CLI has credentials (without it, such an app refuses, so it is never deployed).
+ */
+export const CONTEXT_ALLOW_EXAMPLE_IDS = 'patrol:allowExampleIds';
 /** Context key: optional email address subscribed to the operators' topic. */
 export const CONTEXT_OPERATORS_EMAIL = 'patrol:operatorsEmail';
 
@@ -69,4 +74,10 @@ function optionalString(node: Node, key: string): string | undefined {
     throw new Error(`context ${key} must be a string, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/** A boolean context key: `true` (JSON) or `"true"` (`-c key=true`). */
+export function contextFlag(node: Node, key: string): boolean {
+  const value: unknown = node.tryGetContext(key);
+  return value === true || value === 'true';
 }

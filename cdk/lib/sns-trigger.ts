@@ -7,11 +7,11 @@ import { Construct } from 'constructs';
 import type { SnsTrigger } from './manifest';
 
 export interface SnsSubscriptionTriggerProps {
-  /** The rule's `sns` trigger: an existing topic, maybe in another region or account. */
+  /** The topic (an existing one, maybe in another region or account) and its filter policy. */
   readonly trigger: SnsTrigger;
-  /** The rule's function, subscribed to the topic. */
+  /** The handler's function, subscribed to the topic. */
   readonly function: lambda.IFunction;
-  /** The rule's failure queue: messages SNS cannot deliver to the function land here. */
+  /** The handler's failure queue: messages SNS cannot deliver to the function land here. */
   readonly failureQueue: sqs.IQueue;
 }
 
@@ -34,7 +34,8 @@ export class SnsSubscriptionTrigger extends Construct {
     this.topicRegion = topicRegion(trigger.topic_arn);
     const snsPrincipal = new iam.ServicePrincipal('sns.amazonaws.com');
 
-    props.function.addPermission('InvokeFromTopic', { principal: snsPrincipal, sourceArn: trigger.topic_arn });
+    // One permission per subscription; the id keeps several topics of one function apart.
+    props.function.addPermission(`InvokeFrom${id}`, { principal: snsPrincipal, sourceArn: trigger.topic_arn });
 
     // SNS keeps a subscription's dead letters only in a queue of the subscription's own
     // region, which is the topic's; the failure queue lives in the stack's region.

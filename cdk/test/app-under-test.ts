@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { expect } from 'vitest';
-import { buildPatrolApp } from '../lib/app';
+import { buildPatrolApp, type PatrolApp } from '../lib/app';
 import type { PatrolCentralStack } from '../lib/central-stack';
 import type { Manifest } from '../lib/manifest';
 import { REPO_ROOT } from '../lib/paths';
@@ -23,6 +23,9 @@ const cdkJson = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'ut
 
 export interface AppUnderTest {
   readonly app: App;
+  /** Every stack of the app. */
+  readonly patrol: PatrolApp;
+  /** The central stack, and its template. */
   readonly stack: PatrolCentralStack;
   readonly template: Template;
 }
@@ -43,8 +46,8 @@ export function synthManifest(
   patrolBin: string = FAKE_PATROL,
   options: BuildOptions = {},
 ): AppUnderTest {
-  const { app, stack } = buildManifestApp(manifestPath, context, patrolBin, options);
-  return { app, stack, template: Template.fromStack(stack) };
+  const { app, patrol } = buildManifestApp(manifestPath, context, patrolBin, options);
+  return { app, patrol, stack: patrol.central, template: Template.fromStack(patrol.central) };
 }
 
 /** Builds, but does not synthesize, the app for the manifest at `manifestPath`. */
@@ -53,7 +56,7 @@ export function buildManifestApp(
   context: Record<string, unknown> = {},
   patrolBin: string = FAKE_PATROL,
   options: BuildOptions = {},
-): Omit<AppUnderTest, 'template'> {
+): Pick<AppUnderTest, 'app' | 'patrol'> {
   const app = new App({
     context: {
       ...cdkJson.context,
@@ -62,8 +65,8 @@ export function buildManifestApp(
       ...context,
     },
   });
-  const stack = buildPatrolApp(app, { env: options.env ?? { region: 'us-east-1' }, patrolBin });
-  return { app, stack };
+  const patrol = buildPatrolApp(app, { env: options.env ?? { region: 'us-east-1' }, patrolBin });
+  return { app, patrol };
 }
 
 /** Reads a fixture manifest. */

@@ -1,295 +1,191 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
+import type { PatrolCentralStack } from '../lib/central-stack';
 import { Bundling } from 'cargo-lambda-cdk/lib/bundling';
 import { describe, expect, it, vi } from 'vitest';
-import { PATROL_RULE, PATROL_RULE_ID, PATROL_SINKS, RUST_LOG } from '../lib/env';
-import type { EventTrigger } from '../lib/manifest';
+import { PATROL_CONFIG, PATROL_FAILURE_QUEUE_URL, PATROL_STATE_TABLE, PATROL_TOPIC_ARN_PREFIX, RUST_LOG } from '../lib/env';
+import { CONFIG_PATH, type HandlerConfig } from '../lib/handler-config';
 import { CONTEXT_ARCHITECTURE, CONTEXT_CARGO_PROFILE, CONTEXT_OPERATORS_EMAIL } from '../lib/settings';
 import { logicalId, readFixture, synthManifest, writeTempManifest } from './app-under-test';
 
 const rootLogin = readFixture('root-console-login.json');
-const mixed = readFixture('mixed.json');
+
+/** The config file a handler's layer carries, read back from the folder the layer is made of. */
+function layerConfig(stack: PatrolCentralStack, handler: string): HandlerConfig {
+  const fn = stack.functions.get(handler);
+  expect(fn, handler).toBeDefined();
+  return JSON.parse(fs.readFileSync(path.join(fn!.configDir, 'patrol', 'config.json'), 'utf8')) as HandlerConfig;
+}
 
 describe('root-console-login manifest', () => {
-  const { template } = synthManifest('root-console-login.json');
+  const { stack, template } = synthManifest('root-console-login.json');
 
-  it('encrypts each alert topic with its own rotated customer-managed key', () => {
-    const keyId = logicalId(template, 'AWS::KMS::Key', 'Routesecurity');
-    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
-    template.hasResourceProperties('AWS::SNS::Topic', {
-      DisplayName: 'Patrol security',
-      KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
-    });
-    // route topic + operators topic, each with its key
-    template.resourceCountIs('AWS::SNS::Topic', 2);
-    template.resourceCountIs('AWS::KMS::Key', 2);
+  it('creates the central bus every account forwards to', () => {
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'patrol-central' });
+    // one account, no organization: no bus policy needed
+    template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
   });
 
-  it('denies publishing to alert topics without TLS', () => {
-    const topicId = logicalId(template, 'AWS::SNS::Topic', 'Routesecurity');
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [{ Ref: topicId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Deny',
-            Action: 'sns:Publish',
-            Principal: '*',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ]),
-      },
-    });
-  });
-
-  it('subscribes the route email address', () => {
-    template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'email',
-      Endpoint: 'secops@example.com',
-      TopicArn: { Ref: logicalId(template, 'AWS::SNS::Topic', 'Routesecurity') },
-    });
-  });
-
-  it('puts the manifest pattern on the EventBridge rule verbatim', () => {
-    const trigger = rootLogin.rules[0]!.trigger as EventTrigger;
+  it('forwards the central region\'s own events from the default bus, with no role', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectEquals(trigger.pattern as Record<string, unknown>),
+      Name: 'patrol-forward-signin',
+      EventPattern: Match.objectEquals(rootLogin.covers.forwarding[0]!.pattern as Record<string, unknown>),
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Bus'), 'Arn'] } })],
+    });
+  });
+
+  it('feeds the handler function from the central bus with the cover, naming the feed in the input', () => {
+    const fnId = logicalId(template, 'AWS::Lambda::Function', 'Handlernotify');
+    const queueId = logicalId(template, 'AWS::SQS::Queue', 'HandlernotifyFailures');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'patrol-feed-notify-signin',
+      EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
+      EventPattern: Match.objectEquals(rootLogin.covers.feeds.notify![0]!.pattern as Record<string, unknown>),
       State: 'ENABLED',
-    });
-  });
-
-  it('targets the function with retries and a dead-letter queue', () => {
-    const fnId = logicalId(template, 'AWS::Lambda::Function', 'Rulerootconsolelogin');
-    const queueId = logicalId(template, 'AWS::SQS::Queue', 'Rulerootconsolelogin');
-    template.hasResourceProperties('AWS::Events::Rule', {
       Targets: [
         {
           Id: 'Function',
           Arn: { 'Fn::GetAtt': [fnId, 'Arn'] },
-          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 14400 },
+          InputTransformer: { InputTemplate: '{"patrol":{"feed":"signin"},"event":<aws.events.event.json>}' },
+          RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 14400 },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
         },
       ],
     });
-    template.hasResourceProperties('AWS::Lambda::Permission', {
-      Action: 'lambda:InvokeFunction',
-      Principal: 'events.amazonaws.com',
-      FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
-    });
   });
 
-  it('builds the handler crate for provided.al2023 on arm64 with 128 MB', () => {
+  it('lets every feed invoke the function through one permission, by rule-name prefix', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'events.amazonaws.com',
+      SourceArn: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':rule/', ])] }),
+    });
+    const permissions = template.findResources('AWS::Lambda::Permission');
+    expect(JSON.stringify(permissions)).toContain('/patrol-feed-notify-*');
+  });
+
+  it('builds one function per handler for provided.al2023 on arm64, its rules in a layer', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'patrol-notify',
       Runtime: 'provided.al2023',
       Handler: 'bootstrap',
       Architectures: ['arm64'],
-      MemorySize: 128,
+      Layers: [{ Ref: logicalId(template, 'AWS::Lambda::LayerVersion', 'HandlernotifyConfig') }],
     });
   });
 
-  it('passes the rule, its id and its sinks in the environment contract', () => {
-    const topicId = logicalId(template, 'AWS::SNS::Topic', 'Routesecurity');
-    const rule = rootLogin.rules[0]!;
+  it('bundles the rules, routes and feeds in the layer file, not the environment', () => {
+    const config = layerConfig(stack, 'notify');
+    expect(config.handler).toBe('notify');
+    expect(config.rules.map((r) => r.id)).toEqual(['root-console-login']);
+    expect(config.rules[0]).not.toHaveProperty('deployed_pattern');
+    expect(config.routes).toEqual([{ type: 'sns', route: 'security', topic_name: 'patrol-security' }]);
+    expect(config.feeds).toEqual({ signin: ['root-console-login'] });
+    expect(config.schedules).toEqual({});
+  });
+
+  it('passes only names and paths in the environment', () => {
+    const queueId = logicalId(template, 'AWS::SQS::Queue', 'HandlernotifyFailures');
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: {
-          [PATROL_RULE_ID]: 'root-console-login',
-          [PATROL_RULE]: JSON.stringify(rule),
-          [PATROL_SINKS]: {
-            'Fn::Join': ['', ['[{"route":"security","type":"sns","topic_arn":"', { Ref: topicId }, '"}]']],
-          },
+          [PATROL_CONFIG]: CONFIG_PATH,
+          [PATROL_TOPIC_ARN_PREFIX]: { 'Fn::Sub': 'arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:' },
+          [PATROL_STATE_TABLE]: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'State') },
+          [PATROL_FAILURE_QUEUE_URL]: { Ref: queueId },
           [RUST_LOG]: 'info',
         },
       },
     });
-    expect(JSON.parse(JSON.stringify(rule))).toEqual(rule);
   });
 
-  it('lets the function publish to its topic and use the topic key, nothing broader', () => {
+  it('names the topics so the function can build their ARNs', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'patrol-security' });
+    template.hasResourceProperties('AWS::SNS::Topic', { TopicName: 'patrol-operators' });
+  });
+
+  it('lets the function publish to its topic, use the state table and its queue, nothing broader', () => {
     const topicId = logicalId(template, 'AWS::SNS::Topic', 'Routesecurity');
-    const keyId = logicalId(template, 'AWS::KMS::Key', 'Routesecurity');
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: topicId } },
-          { Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
-        ]),
+    const tableId = logicalId(template, 'AWS::DynamoDB::Table', 'State');
+    const statements = [
+      { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: topicId } },
+      {
+        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
       },
-    });
+    ];
+    for (const statement of statements) {
+      template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([statement]) } });
+    }
     template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
+  it('keeps the state table on demand, encrypted, recoverable and retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        TableName: 'patrol-state',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
   it('sends failed async invocations to the encrypted, TLS-only failure queue', () => {
-    const queueId = logicalId(template, 'AWS::SQS::Queue', 'Rulerootconsolelogin');
+    const queueId = logicalId(template, 'AWS::SQS::Queue', 'HandlernotifyFailures');
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       MaximumRetryAttempts: 2,
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
     });
-    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: queueId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' }),
-        ]),
-      },
-    });
+    template.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'patrol-notify-failures', SqsManagedSseEnabled: true });
   });
 
-  it('alarms the operators topic on the first failed event', () => {
-    const queueId = logicalId(template, 'AWS::SQS::Queue', 'Rulerootconsolelogin');
+  it('alarms the operators on every failure sent to the queue, not on visible messages', () => {
     const operatorsId = logicalId(template, 'AWS::SNS::Topic', 'Operators');
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'patrol-notify-failures-received',
       Namespace: 'AWS/SQS',
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      MetricName: 'NumberOfMessagesSent',
+      Statistic: 'Sum',
       Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       AlarmActions: [{ Ref: operatorsId }],
     });
-    // CloudWatch may publish to the encrypted operators topic (topic policy and key policy).
-    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      Topics: [{ Ref: operatorsId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish' }),
-        ]),
-      },
-    });
-    template.hasResourceProperties('AWS::KMS::Key', {
-      KeyPolicy: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
-        ]),
-      },
-    });
-    // no operators email unless context asks for one
-    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible' }, 0);
   });
 
-  it('writes each function to its own log group with a retention, by aspect', () => {
-    const logsId = logicalId(template, 'AWS::Logs::LogGroup', 'Rulerootconsolelogin');
-    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 365 });
-    template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: logsId } } });
+  it('alarms on function errors and throttles, on ALARM and on OK', () => {
+    const operatorsId = logicalId(template, 'AWS::SNS::Topic', 'Operators');
+    for (const metric of ['Errors', 'Throttles']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        AlarmActions: [{ Ref: operatorsId }],
+        OKActions: [{ Ref: operatorsId }],
+      });
+    }
   });
 
-  it('tags resources with the app, the rule and its severity', () => {
+  it('warns loudly when no one would hear an alarm', () => {
+    const warnings = stack.node.metadata.filter((m) => m.type === 'aws:cdk:warning').map((m) => String(m.data));
+    expect(warnings.join('\n')).toMatch(/NO ONE HEARS PATROL FAILURE ALARMS/);
+  });
+
+  it('tags resources with the app and the handler', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Tags: Match.arrayWith([
         { Key: 'patrol:app', Value: 'patrol' },
-        { Key: 'patrol:rule', Value: 'root-console-login' },
-        { Key: 'patrol:severity', Value: 'critical' },
+        { Key: 'patrol:handler', Value: 'notify' },
       ]),
     });
   });
 
   it('matches the snapshot', () => {
     expect(normalized(template.toJSON())).toMatchSnapshot();
-  });
-});
-
-describe('mixed manifest', () => {
-  const { template } = synthManifest('mixed.json');
-
-  it('keeps operators such as anything-but, cidr, numeric and $or verbatim', () => {
-    const trigger = mixed.rules.find((r) => r.id === 'secret-read-by-human')!.trigger as EventTrigger;
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectEquals(trigger.pattern as Record<string, unknown>),
-    });
-  });
-
-  it('matches read-only management events when the rule asks for them', () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectLike({ source: ['aws.secretsmanager'] }),
-      State: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS',
-    });
-  });
-
-  it('turns a schedule trigger into a schedule rule', () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 day)',
-      State: 'ENABLED',
-      EventPattern: Match.absent(),
-    });
-  });
-
-  it('grants the manifest permissions to that rule only', () => {
-    const roleId = logicalId(template, 'AWS::IAM::Role', 'Rulestaleaccesskeys');
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      Roles: [{ Ref: roleId }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([{ Action: ['iam:ListAccessKeys', 'iam:ListUsers'], Effect: 'Allow', Resource: '*' }]),
-      },
-    });
-    const withListUsers = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
-      JSON.stringify(p).includes('iam:ListUsers'),
-    );
-    expect(withListUsers).toHaveLength(1);
-  });
-
-  it('lists every route of a rule in PATROL_SINKS, in manifest order', () => {
-    const security = logicalId(template, 'AWS::SNS::Topic', 'Routesecurity');
-    const oncall = logicalId(template, 'AWS::SNS::Topic', 'Routeoncall');
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({
-          [PATROL_RULE_ID]: 'root-console-login',
-          [PATROL_SINKS]: {
-            'Fn::Join': [
-              '',
-              [
-                '[{"route":"security","type":"sns","topic_arn":"',
-                { Ref: security },
-                '"},{"route":"oncall","type":"sns","topic_arn":"',
-                { Ref: oncall },
-                '"}]',
-              ],
-            ],
-          },
-        }),
-      },
-    });
-  });
-
-  it('subscribes every email address and https endpoint', () => {
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ciso@example.com' });
-    template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'https',
-      Endpoint: 'https://hooks.example.com/patrol?team=sec',
-    });
-    template.resourceCountIs('AWS::SNS::Subscription', 3);
-  });
-
-  it('gives every rule its own function, failure queue and alarm', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
-    template.resourceCountIs('AWS::SQS::Queue', 3);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
-    template.resourceCountIs('AWS::Events::Rule', 3);
-  });
-
-  it('matches the snapshot', () => {
-    expect(normalized(template.toJSON())).toMatchSnapshot();
-  });
-});
-
-describe('suppressions compiled into the pattern', () => {
-  it('deploys the deployed_pattern that patrol gives instead of the written pattern', () => {
-    const rule = rootLogin.rules[0]!;
-    const written = (rule.trigger as EventTrigger).pattern;
-    const deployed = {
-      ...written,
-      detail: {
-        ...(written.detail as Record<string, unknown>),
-        sourceIPAddress: [{ 'anything-but': { prefix: '10.' } }],
-      },
-    };
-    const file = writeTempManifest({
-      ...rootLogin,
-      rules: [{ ...rule, deployed_pattern: deployed, pattern_suppressions: [0] }],
-    });
-    synthManifest(file).template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: Match.objectEquals(deployed),
-    });
   });
 });
 
@@ -300,8 +196,8 @@ describe('context settings', () => {
   });
 
   it('rejects an unknown architecture', () => {
-    expect(() => synthManifest('root-console-login.json', { [CONTEXT_ARCHITECTURE]: 'riscv64' })).toThrow(
-      /patrol:architecture=riscv64 is not supported; use one of: arm64, x86_64/,
+    expect(() => synthManifest('root-console-login.json', { [CONTEXT_ARCHITECTURE]: 'sparc' })).toThrow(
+      /patrol:architecture=sparc is not supported; use one of: arm64, x86_64/,
     );
   });
 
@@ -309,18 +205,17 @@ describe('context settings', () => {
     const bundle = vi.spyOn(Bundling, 'bundle');
     try {
       synthManifest('root-console-login.json');
-      expect(bundle.mock.calls.map(([props]) => props.profile)).toEqual(['release']);
-      bundle.mockClear();
+      expect(bundle.mock.calls.at(-1)?.[0]).toMatchObject({ profile: 'release' });
       synthManifest('root-console-login.json', { [CONTEXT_CARGO_PROFILE]: 'lambda-dev' });
-      expect(bundle.mock.calls.map(([props]) => props.profile)).toEqual(['lambda-dev']);
+      expect(bundle.mock.calls.at(-1)?.[0]).toMatchObject({ profile: 'lambda-dev' });
     } finally {
       bundle.mockRestore();
     }
   });
 
   it('rejects a cargo profile name that is not one', () => {
-    expect(() => synthManifest('root-console-login.json', { [CONTEXT_CARGO_PROFILE]: '--release; rm' })).toThrow(
-      /patrol:cargoProfile=--release; rm is not a cargo profile name/,
+    expect(() => synthManifest('root-console-login.json', { [CONTEXT_CARGO_PROFILE]: 'rel ease' })).toThrow(
+      /patrol:cargoProfile=rel ease is not a cargo profile name/,
     );
   });
 
@@ -335,30 +230,46 @@ describe('context settings', () => {
 });
 
 describe('manifest kinds newer than the CDK app', () => {
-  it('names the rule whose trigger type is not supported', () => {
-    const [first, ...rest] = rootLogin.rules;
-    const file = writeTempManifest({
-      ...rootLogin,
-      rules: [{ ...first!, trigger: { type: 'kinesis' } as unknown as EventTrigger }, ...rest],
-    });
-    expect(() => synthManifest(file)).toThrow(
-      'rule `root-console-login`: trigger type `kinesis` is not supported by this CDK app ' +
-        '(supported: event, schedule, sns, webhook); rebuild the patrol CLI and the CDK app from the same commit',
-    );
-  });
-
   it('names the route whose type is not supported', () => {
     const file = writeTempManifest({
       ...rootLogin,
-      routes: [{ id: 'security', type: 'teams' } as unknown as (typeof rootLogin.routes)[number]],
+      routes: [{ id: 'security', type: 'carrier-pigeon' } as unknown as (typeof rootLogin.routes)[number]],
     });
-    expect(() => synthManifest(file)).toThrow(
-      'route `security`: type `teams` is not supported by this CDK app (supported: sns, slack, pagerduty, webhook)',
-    );
+    expect(() => synthManifest(file)).toThrow(/route `security`: type `carrier-pigeon` is not supported by this CDK app/);
   });
 });
 
-/** Asset hashes follow the Rust sources; the snapshot is about the infrastructure. */
 function normalized(template: unknown): unknown {
   return JSON.parse(JSON.stringify(template).replace(/[0-9a-f]{64}/g, '<asset-hash>'));
 }
+
+describe('organization manifest', () => {
+  const { stack, template } = synthManifest('org.json');
+
+  it('deploys the central stack into [deploy].central', () => {
+    expect(stack.account).toBe('210987654321');
+    expect(stack.region).toBe('eu-west-1');
+    expect(stack.stackName).toBe('patrol-central');
+  });
+
+  it('admits events:PutEvents on the central bus from the whole organization', () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
+      Statement: {
+        Action: 'events:PutEvents',
+        Effect: 'Allow',
+        Principal: { AWS: '*' },
+        Condition: { StringEquals: { 'aws:PrincipalOrgID': Match.stringLikeRegexp('^o-') } },
+      },
+    });
+  });
+
+  it('subscribes [deploy].operators to the operators topic, so alarms reach someone', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      TopicArn: { Ref: logicalId(template, 'AWS::SNS::Topic', 'Operators') },
+    });
+    const warnings = stack.node.metadata.filter((m) => m.type === 'aws:cdk:warning');
+    expect(warnings).toEqual([]);
+  });
+});

@@ -20,7 +20,8 @@ describe('cdk-nag AwsSolutions', () => {
   }
 
   it('fails synthesis on a finding nobody acknowledged', () => {
-    const { app, stack } = buildManifestApp('root-console-login.json');
+    const { app, patrol } = buildManifestApp('root-console-login.json');
+    const stack = patrol.central;
     new sqs.Queue(stack, 'QueueWithoutPolicy');
     const report = new AwsSolutionsChecks(app).validateScope(app);
     expect(report.violations.map((v) => v.ruleName)).toContain('AwsSolutions-SQS4');
