@@ -1,7 +1,7 @@
 //! End-to-end tests: the real `notify` Lambda binary behind a local Runtime API, talking
 //! to SNS, SQS, DynamoDB and Secrets Manager on a local moto server through the real AWS
 //! SDK, configured with a config file exactly as the CDK app configures the deployed
-//! function; and the `patrol` CLI as users run it.
+//! function (its stdout read for log and metric lines); and the `patrol` CLI as users run it.
 //!
 //! Needs `.venv/bin/moto_server`, `target/debug/notify` and `target/debug/patrol`
 //! (`make test` provides them).
@@ -9,6 +9,7 @@
 mod cli;
 mod dedup;
 mod fixtures;
+mod heartbeat;
 mod ledger;
 mod notify;
 mod replay;

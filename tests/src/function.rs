@@ -1,22 +1,59 @@
 //! The real `notify` binary, one invocation at a time behind [`RuntimeApi`], and what it
-//! answered.
+//! answered and printed (its JSON log lines and its embedded-metric-format lines).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::paths;
-use crate::runtime_api::{Outcome, RuntimeApi};
+use crate::runtime_api::{Outcome, Run, RuntimeApi};
 
 /// Runs `target/debug/notify` with `env` for one invocation of `payload`.
 pub async fn invoke(env: &[(&'static str, String)], payload: &Value) -> anyhow::Result<Outcome> {
+    Ok(run(env, payload).await?.outcome)
+}
+
+/// Like [`invoke`], with what the function printed.
+pub async fn run(env: &[(&'static str, String)], payload: &Value) -> anyhow::Result<Run> {
     let binary = paths::built_binary("notify")?;
     let env = env.to_vec();
     let payload = payload.to_string();
     tokio::task::spawn_blocking(move || {
-        RuntimeApi::invoke_once(&binary, &env, &payload, Duration::from_secs(60))
+        RuntimeApi::run_once(&binary, &env, &payload, Duration::from_secs(60))
     })
     .await?
+}
+
+/// The payload the central bus's heartbeat rule sends (its input transformer wraps the
+/// member's `patrol-heartbeat` event).
+pub fn heartbeat(event: &Value) -> Value {
+    json!({"patrol": {"heartbeat": {}}, "event": event})
+}
+
+/// The payload the watchdog's schedule sends.
+pub fn watchdog(silent_after_seconds: u64, event: &Value) -> Value {
+    json!({"patrol": {"watchdog": {"silent_after_seconds": silent_after_seconds}}, "event": event})
+}
+
+/// The JSON lines of `stdout` (the function's log and its metric lines; others skipped).
+fn json_lines(stdout: &str) -> impl Iterator<Item = Value> + '_ {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(Value::is_object)
+}
+
+/// The embedded-metric-format lines of `stdout`: objects with an `_aws` member, as
+/// CloudWatch Logs recognizes them.
+pub fn metric_lines(stdout: &str) -> Vec<Value> {
+    json_lines(stdout)
+        .filter(|v| v.get("_aws").is_some())
+        .collect()
+}
+
+/// The log lines of `stdout` (tracing's JSON) at `level` (`ERROR`, `INFO`, ...).
+pub fn log_lines(stdout: &str, level: &str) -> Vec<Value> {
+    json_lines(stdout).filter(|v| v["level"] == level).collect()
 }
 
 /// The payload a feed's EventBridge rule sends (its input transformer wraps the event).

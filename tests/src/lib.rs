@@ -4,8 +4,8 @@
 //!   drop, with SDK config pointing at it (dummy credentials, no IMDS), and the resources
 //!   a function uses (state table, topics with spy queues, queues).
 //! - [`runtime_api::RuntimeApi`]: a local AWS Lambda Runtime API that runs a real function
-//!   binary for one invocation and records what it answered; [`function`] runs `notify`
-//!   through it and reads its answers.
+//!   binary for one invocation and records what it answered and printed; [`function`]
+//!   runs `notify` through it and reads its answers, log lines and metric lines.
 //! - [`handler_config`]: a handler's config file as the CDK app writes it, and its
 //!   environment.
 //! - [`paths`]: where the workspace, the built binaries and the fixtures are.

@@ -1,13 +1,14 @@
 //! A local AWS Lambda Runtime API (the 2018-06-01 interface the real service exposes to a
 //! `provided.al2023` bootstrap): serves one event to a real function binary, records the
 //! function's response or error, then holds the next `/next` poll as Lambda does between
-//! invocations. The process is killed on drop.
+//! invocations. The process is killed on drop; what it printed until then (its log, and the
+//! embedded-metric-format lines CloudWatch would turn into metrics) is kept.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -34,9 +35,28 @@ pub enum Outcome {
     },
 }
 
+/// One invocation: its outcome, and what the process printed until it answered (or exited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub outcome: Outcome,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 #[derive(Debug)]
 pub struct RuntimeApi {
     child: Child,
+}
+
+/// Reads a pipe to its end on a thread, so a chatty process never blocks on a full pipe.
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
 
 impl RuntimeApi {
@@ -47,6 +67,16 @@ impl RuntimeApi {
         event: &str,
         timeout: Duration,
     ) -> anyhow::Result<Outcome> {
+        Ok(Self::run_once(binary, env, event, timeout)?.outcome)
+    }
+
+    /// Like [`RuntimeApi::invoke_once`], with what the process printed.
+    pub fn run_once(
+        binary: &Path,
+        env: &[(&str, String)],
+        event: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Run> {
         let server = Server::http("127.0.0.1:0")
             .map_err(|e| anyhow::anyhow!("cannot start the Runtime API: {e}"))?;
         let addr = server
@@ -77,36 +107,37 @@ impl RuntimeApi {
             .spawn()
             .with_context(|| format!("cannot run {}", binary.display()))?;
         let mut api = RuntimeApi { child };
+        let stdout = drain(api.child.stdout.take());
+        let stderr = drain(api.child.stderr.take());
 
         let deadline = std::time::Instant::now() + timeout;
-        loop {
+        // The answer, or how the process exited without one.
+        let answer = loop {
             if let Ok(outcome) = rx.recv_timeout(Duration::from_millis(50)) {
                 drop(serve); // the thread ends with the process
-                return Ok(outcome);
+                break Ok(outcome);
             }
             if let Some(status) = api.child.try_wait()? {
-                let mut stderr = String::new();
-                let mut stdout = String::new();
-                if let Some(mut s) = api.child.stderr.take() {
-                    let _ = s.read_to_string(&mut stderr);
-                }
-                if let Some(mut s) = api.child.stdout.take() {
-                    let _ = s.read_to_string(&mut stdout);
-                }
                 // A last answer may have arrived just before the exit.
-                if let Ok(outcome) = rx.try_recv() {
-                    return Ok(outcome);
-                }
-                return Ok(Outcome::Exited {
-                    status: status.to_string(),
-                    stderr: format!("{stdout}{stderr}"),
-                });
+                break rx.try_recv().map_err(|_| status);
             }
             anyhow::ensure!(
                 std::time::Instant::now() < deadline,
                 "the function did not answer within {timeout:?}"
             );
-        }
+        };
+        drop(api); // killed: its pipes reach their end
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        let outcome = answer.unwrap_or_else(|status| Outcome::Exited {
+            status: status.to_string(),
+            stderr: format!("{stdout}{stderr}"),
+        });
+        Ok(Run {
+            outcome,
+            stdout,
+            stderr,
+        })
     }
 }
 

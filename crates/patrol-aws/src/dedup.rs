@@ -236,12 +236,23 @@ pub(crate) mod tests {
     /// A local stand-in for DynamoDB answering every request with `status` and `body`,
     /// and a client for it that never retries.
     pub(crate) fn fake_dynamodb(status: u16, body: &'static str) -> (Client, Seen) {
+        fake_dynamodb_answers(vec![(status, body)])
+    }
+
+    /// Like [`fake_dynamodb`], answering the n-th request with the n-th of `answers` (the
+    /// last one repeated).
+    pub(crate) fn fake_dynamodb_answers(answers: Vec<(u16, &'static str)>) -> (Client, Seen) {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
         let port = server.server_addr().to_ip().expect("ip").port();
         let seen = Seen::default();
         let log = Arc::clone(&seen);
         std::thread::spawn(move || {
-            for mut req in server.incoming_requests() {
+            for (i, mut req) in server.incoming_requests().enumerate() {
+                let (status, body) = answers
+                    .get(i)
+                    .or(answers.last())
+                    .copied()
+                    .unwrap_or((500, "{}"));
                 let target = req
                     .headers()
                     .iter()

@@ -10,7 +10,9 @@
 //! - [`secrets`]: Secrets Manager values, cached briefly per warm container.
 //! - [`signature`]: HMAC signing (webhook sink) and verification (webhook triggers).
 //! - The state table (DynamoDB): [`ledger`], which routes already accepted an alert (so a
-//!   retry never sends it there twice), and [`dedup`], the live dedup windows.
+//!   retry never sends it there twice), [`dedup`], the live dedup windows, and
+//!   [`heartbeat`], when each forwarding account and region was last heard of.
+//! - [`metrics`]: CloudWatch metrics as embedded metric format lines on stdout.
 //! - [`failure`]: the failure queue (SQS).
 //!
 //! SDK clients take endpoints from the SDK's standard configuration, so
@@ -21,8 +23,10 @@
 pub mod config;
 pub mod dedup;
 pub mod failure;
+pub mod heartbeat;
 pub mod http;
 pub mod ledger;
+pub mod metrics;
 pub mod pagerduty;
 pub mod secrets;
 pub mod signature;

@@ -10,13 +10,17 @@ use serde_json::{Map, Value};
 use crate::Notify;
 use crate::eventbridge::EventResponse;
 use crate::failure::NotifyError;
+use crate::heartbeat::HeartbeatResponse;
 use crate::sns::SnsResponse;
+use crate::watchdog::WatchdogResponse;
 
 /// What the function answers, by trigger.
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Output {
     Event(EventResponse),
+    Heartbeat(HeartbeatResponse),
+    Watchdog(WatchdogResponse),
     Sns(SnsResponse),
     FunctionUrl(LambdaFunctionUrlResponse),
 }
@@ -28,6 +32,11 @@ enum Invocation {
     Feed { feed: String, event: Value },
     /// `{"patrol":{"schedule":N},"event":E}`
     Schedule { group: String, event: Value },
+    /// `{"patrol":{"heartbeat":{}},"event":E}`: a member account's and region's
+    /// `patrol-heartbeat` event.
+    Heartbeat(Value),
+    /// `{"patrol":{"watchdog":{"silent_after_seconds":N}},"event":E}`
+    Watchdog { silent_after_seconds: u64 },
     /// An EventBridge event as is.
     Event(Value),
     /// `{"Records":[{"EventSource":"aws:sns",...}]}`
@@ -68,7 +77,7 @@ impl Invocation {
             return Ok(Invocation::Event(event));
         }
         Err(invalid(
-            "not a Patrol feed or schedule invocation ({\"patrol\": ..., \"event\": ...}), an SNS event, a function URL request or an EventBridge event",
+            "not a Patrol invocation ({\"patrol\": ..., \"event\": ...}), an SNS event, a function URL request or an EventBridge event",
         ))
     }
 
@@ -84,8 +93,25 @@ impl Invocation {
         if let Some(group) = patrol.get("schedule").and_then(group_id) {
             return Ok(Invocation::Schedule { group, event });
         }
+        if patrol.get("heartbeat").is_some() {
+            return Ok(Invocation::Heartbeat(event));
+        }
+        if let Some(watchdog) = patrol.get("watchdog") {
+            return watchdog
+                .get("silent_after_seconds")
+                .and_then(Value::as_u64)
+                .filter(|s| *s > 0)
+                .map(|silent_after_seconds| Invocation::Watchdog {
+                    silent_after_seconds,
+                })
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "`patrol.watchdog.silent_after_seconds` is not a positive whole number of seconds: {patrol}"
+                    ))
+                });
+        }
         Err(invalid(format!(
-            "`patrol` names neither a feed nor a schedule group: {patrol}"
+            "`patrol` names no feed, schedule group, heartbeat or watchdog: {patrol}"
         )))
     }
 }
@@ -104,6 +130,14 @@ pub async fn handle<D: Deliver + Sync, S: SecretSource + Sync>(
             notify.schedule(&group, event, request_id).await?,
         )),
         Invocation::Event(event) => Ok(Output::Event(notify.any_feed(event, request_id).await?)),
+        Invocation::Heartbeat(event) => Ok(Output::Heartbeat(
+            notify.heartbeat(event, request_id).await?,
+        )),
+        Invocation::Watchdog {
+            silent_after_seconds,
+        } => Ok(Output::Watchdog(
+            notify.watchdog(silent_after_seconds, request_id).await?,
+        )),
         Invocation::Sns(payload) => Ok(Output::Sns(notify.sns(payload, request_id).await?)),
         Invocation::FunctionUrl(payload) => Ok(Output::FunctionUrl(
             notify.function_url(payload, request_id).await?,
@@ -142,6 +176,18 @@ mod tests {
             Invocation::classify(event()).ok(),
             Some(Invocation::Event(event()))
         );
+        let heartbeat =
+            Invocation::classify(json!({"patrol": {"heartbeat": {}}, "event": event()}));
+        assert_eq!(heartbeat.ok(), Some(Invocation::Heartbeat(event())));
+        let watchdog = Invocation::classify(
+            json!({"patrol": {"watchdog": {"silent_after_seconds": 1800}}, "event": event()}),
+        );
+        assert_eq!(
+            watchdog.ok(),
+            Some(Invocation::Watchdog {
+                silent_after_seconds: 1800
+            })
+        );
         assert!(matches!(
             Invocation::classify(json!({"Records": []})),
             Ok(Invocation::Sns(_))
@@ -156,10 +202,7 @@ mod tests {
     fn malformed_payloads_say_what_was_expected() {
         for (payload, expected) in [
             (json!([]), "not a JSON object"),
-            (
-                json!({"hello": "world"}),
-                "not a Patrol feed or schedule invocation",
-            ),
+            (json!({"hello": "world"}), "not a Patrol invocation"),
             (
                 json!({"patrol": {"feed": "iam"}}),
                 "`event` is not an EventBridge event",
@@ -170,11 +213,27 @@ mod tests {
             ),
             (
                 json!({"patrol": {"cover": "iam"}, "event": event()}),
-                "names neither a feed nor a schedule group",
+                "names no feed, schedule group, heartbeat or watchdog",
             ),
             (
                 json!({"patrol": {"feed": ""}, "event": event()}),
-                "names neither a feed nor a schedule group",
+                "names no feed, schedule group, heartbeat or watchdog",
+            ),
+            (
+                json!({"patrol": {"watchdog": {}}, "event": event()}),
+                "`patrol.watchdog.silent_after_seconds` is not a positive whole number",
+            ),
+            (
+                json!({"patrol": {"watchdog": {"silent_after_seconds": 0}}, "event": event()}),
+                "`patrol.watchdog.silent_after_seconds` is not a positive whole number",
+            ),
+            (
+                json!({"patrol": {"watchdog": {"silent_after_seconds": "1800"}}, "event": event()}),
+                "`patrol.watchdog.silent_after_seconds` is not a positive whole number",
+            ),
+            (
+                json!({"patrol": {"heartbeat": {}}}),
+                "`event` is not an EventBridge event",
             ),
         ] {
             match Invocation::classify(payload) {

@@ -109,6 +109,14 @@ pub enum NotifyError {
     /// Some rules or routes failed; the others were tried.
     #[error("{0}")]
     Failed(Failures),
+    /// The invocation needs the state table (heartbeats, the watchdog) and
+    /// `PATROL_STATE_TABLE` is not set.
+    #[error("{0}")]
+    NoStateTable(String),
+    /// The state table failed where failing open is not possible (heartbeats, the
+    /// watchdog).
+    #[error("{0}")]
+    StateTable(String),
 }
 
 impl From<NotifyError> for Diagnostic {
@@ -117,6 +125,8 @@ impl From<NotifyError> for Diagnostic {
             NotifyError::Event(_) => "Patrol.InvalidEvent",
             NotifyError::ConfigMismatch(_) => "Patrol.ConfigMismatch",
             NotifyError::Failed(f) => f.error_type(),
+            NotifyError::NoStateTable(_) => "Patrol.NoStateTable",
+            NotifyError::StateTable(_) => "Patrol.StateTableFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),

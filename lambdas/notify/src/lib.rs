@@ -8,6 +8,13 @@
 //!   exact pattern, read-only delivery, suppressions and condition checked here), a
 //!   schedule group (`{"patrol":{"schedule":N},"event":E}`: every rule of the group), or a
 //!   bare EventBridge event (every event rule; for `cargo lambda invoke`).
+//! - [`heartbeat`]: a member account's and region's heartbeat
+//!   (`{"patrol":{"heartbeat":{}},"event":E}`), recorded in the state table and counted as
+//!   the metric `Patrol/Heartbeats`.
+//! - [`watchdog`]: `{"patrol":{"watchdog":{"silent_after_seconds":N}},"event":E}` on a
+//!   schedule: the accounts and regions silent for N seconds, logged at error level and
+//!   counted as `Patrol/SilentForwarders` (metrics are EMF lines on stdout,
+//!   [`patrol_aws::metrics`]).
 //! - [`sns`]: each record of an SNS event, to the rules of its topic whose filter policy
 //!   matches.
 //! - [`webhook`]: a function URL request, to the webhook rule named by its path
@@ -26,17 +33,22 @@
 //! not deliver on the failure queue itself.
 //!
 //! Dedup and the ledger fail open: if the state table cannot be reached, the alert is sent.
+//! Heartbeats and the watchdog cannot: without the table they fail
+//! (`Patrol.NoStateTable`, `Patrol.StateTableFailed`).
 
 pub mod delivery;
 pub mod dispatch;
 pub mod eventbridge;
 pub mod failure;
+pub mod heartbeat;
 pub mod sns;
+pub mod watchdog;
 pub mod webhook;
 
 use patrol_aws::config::HandlerConfig;
 use patrol_aws::dedup::DedupTable;
 use patrol_aws::failure::FailureQueue;
+use patrol_aws::heartbeat::HeartbeatTable;
 use patrol_aws::ledger::Ledger;
 
 pub use delivery::{DUPLICATE, RuleResult};
@@ -56,6 +68,8 @@ pub struct Notify<D, S> {
     pub secrets: S,
     pub dedup: Option<DedupTable>,
     pub ledger: Option<Ledger>,
+    /// Heartbeats and the watchdog need it; `None` without a state table.
+    pub heartbeats: Option<HeartbeatTable>,
     pub failure_queue: Option<FailureQueue>,
 }
 
@@ -67,6 +81,7 @@ impl<D, S> Notify<D, S> {
             secrets,
             dedup: None,
             ledger: None,
+            heartbeats: None,
             failure_queue: None,
         }
     }
@@ -78,6 +93,11 @@ impl<D, S> Notify<D, S> {
 
     pub fn with_ledger(mut self, ledger: Option<Ledger>) -> Self {
         self.ledger = ledger;
+        self
+    }
+
+    pub fn with_heartbeats(mut self, table: Option<HeartbeatTable>) -> Self {
+        self.heartbeats = table;
         self
     }
 

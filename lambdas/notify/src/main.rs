@@ -7,6 +7,7 @@ use notify::{HANDLER, Notify};
 use patrol_aws::config::HandlerConfig;
 use patrol_aws::dedup::DedupTable;
 use patrol_aws::failure::FailureQueue;
+use patrol_aws::heartbeat::HeartbeatTable;
 use patrol_aws::http::HttpSender;
 use patrol_aws::ledger::Ledger;
 use patrol_aws::secrets::SecretCache;
@@ -27,7 +28,7 @@ async fn main() -> Result<(), Error> {
         feeds = config.feeds.len(), schedules = config.schedules.len(), "configured");
     if config.state_table.is_none() {
         tracing::warn!(
-            "no state table: a retried event may send an alert again to a route that already accepted it"
+            "no state table: a retried event may send an alert again to a route that already accepted it, and heartbeats and the watchdog fail"
         );
     }
     // One SDK configuration for every client: region, credentials and the
@@ -51,6 +52,10 @@ async fn main() -> Result<(), Error> {
         .state_table
         .clone()
         .map(|t| Ledger::new(dynamodb.clone(), t));
+    let heartbeats = config
+        .state_table
+        .clone()
+        .map(|t| HeartbeatTable::new(dynamodb.clone(), t));
     let failure_queue = config
         .failure_queue_url
         .clone()
@@ -58,6 +63,7 @@ async fn main() -> Result<(), Error> {
     let notify = Notify::new(config, sinks, secrets)
         .with_dedup(dedup)
         .with_ledger(ledger)
+        .with_heartbeats(heartbeats)
         .with_failure_queue(failure_queue);
     let notify = &notify;
     run(service_fn(move |event: LambdaEvent<_>| {

@@ -441,6 +441,55 @@ async fn not_a_known_payload_is_an_invalid_event() {
     assert_eq!(Diagnostic::from(err).error_type, "Patrol.InvalidEvent");
 }
 
+#[tokio::test]
+async fn heartbeats_and_the_watchdog_fail_without_a_state_table() {
+    let heartbeat = json!({"version": "0", "id": "h-1", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "222222222222", "time": "2026-11-01T08:00:00Z",
+        "region": "eu-west-1", "detail": {},
+        "resources": ["arn:aws:events:eu-west-1:222222222222:rule/patrol-heartbeat"]});
+    let watchdog = json!({"patrol": {"watchdog": {"silent_after_seconds": 1800}},
+        "event": api_call("x", "y", false)});
+    for (payload, what) in [
+        (
+            json!({"patrol": {"heartbeat": {}}, "event": heartbeat}),
+            "a heartbeat",
+        ),
+        (watchdog, "the watchdog"),
+    ] {
+        let err = handle(&notify(), invocation(payload))
+            .await
+            .expect_err("no table");
+        let d = Diagnostic::from(err);
+        assert_eq!(d.error_type, "Patrol.NoStateTable");
+        assert_eq!(
+            d.error_message,
+            format!(
+                "{what} needs the state table, and PATROL_STATE_TABLE is not set (the CDK app sets it on every Patrol function)"
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_heartbeat_from_another_rule_is_an_invalid_event() {
+    let mut event = api_call("x", "y", false);
+    event["source"] = json!("aws.events");
+    let err = handle(
+        &notify(),
+        invocation(json!({"patrol": {"heartbeat": {}}, "event": event})),
+    )
+    .await
+    .expect_err("not a heartbeat");
+    let d = Diagnostic::from(err);
+    assert_eq!(d.error_type, "Patrol.InvalidEvent");
+    assert!(
+        d.error_message
+            .starts_with("not a Patrol heartbeat: `detail-type`"),
+        "{}",
+        d.error_message
+    );
+}
+
 fn sns_event(topic: &str, severity: &str) -> LambdaEvent<Value> {
     invocation(json!({"Records": [{
         "EventSource": "aws:sns", "EventVersion": "1.0",
