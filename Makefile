@@ -51,7 +51,7 @@ BUILD := $(ROOT)/build
 
 .PHONY: help setup setup-build setup-python setup-node setup-rust first-run-notice demo \
   next-steps test test-rust test-cdk synth functions cfn-lint lint fmt build build-patrol \
-  validate bench bench-lambda fuzz clean
+  validate bench bench-lambda bench-synth bench-covers fuzz clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -173,7 +173,7 @@ test-rust: setup build
 # whole `patrol match` process over 200,000 events. PATROL_BENCH_SECS sets time per run.
 # Then `patrol replay` over a 2 GiB CloudTrail archive (built once into
 # target/bench-data/replay/) on 1 and 2 cores, against the floor (gunzip + parse only).
-bench: setup-rust bench-lambda
+bench: setup-rust bench-lambda bench-synth bench-covers
 	$(CARGO) bench $(CARGO_FLAGS) -p patrol-core --bench match
 	crates/patrol-core/benches/match-process.sh
 	crates/patrol-cli/benches/replay-bench.sh
@@ -190,6 +190,15 @@ bench-lambda: setup-rust $(VENV)/.installed-build
 	@# matter, and dev reuses the test build.
 	$(CARGO) bench $(CARGO_FLAGS) --profile dev -p patrol-tests --bench lambda-cold-start -- $(foreach h,$(HANDLERS),$(foreach p,release lambda-dev,\
 	  "$(h) $(p) $(ARCH)=$(ROOT)/target/lambda-$(p)-$(ARCH)/$(h)/bootstrap" "$(h) $(p) host=$(ROOT)/target/$(p)/$(h)"))
+
+# Synth time, largest template and its resources, rules on the central bus and the member
+# template's size, for 30, 300 and 1,000 generated rules (bundling skipped).
+bench-synth: setup build-patrol
+	npx --no-install tsx cdk/bench/synth.ts 30 300 1000 2>/dev/null
+
+# What members forward against what the rules match, over the corpus and the test events.
+bench-covers: build-patrol
+	$(PATROL) --manifest $(MANIFEST) covers $(ROOT)/../shared/corpus/cloudtrail-records.jsonl tests/events
 
 # Coverage-guided fuzzing of pattern parsing and matching (needs a nightly toolchain).
 FUZZ_SECS ?= 300

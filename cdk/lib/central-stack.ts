@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { AlertTopic } from './alert-topic';
 import { CentralBus } from './central-bus';
 import { Forwarding } from './forwarding';
+import { ForwardingWatch } from './forwarding-watch';
 import { HandlerAlarms } from './handler-alarms';
 import { handlers } from './handler-config';
 import { HandlerFunction } from './handler-function';
@@ -15,6 +16,9 @@ import { acknowledgeNagFindings } from './nag-acknowledgements';
 import { CENTRAL_STACK, OPERATORS_TOPIC, routeTopicName } from './names';
 import { checkQuotas } from './quotas';
 import { StateTable } from './state-table';
+
+/** The generic handler; it also keeps watch over forwarding. */
+const NOTIFY = 'notify';
 
 export interface PatrolCentralStackProps extends StackProps {
   /** The normalized manifest (`patrol manifest --json`). */
@@ -55,6 +59,8 @@ export class PatrolCentralStack extends Stack {
   public readonly triggers: ReadonlyMap<string, HandlerTriggers>;
   public readonly alarms: ReadonlyMap<string, HandlerAlarms>;
   public readonly manifest: Manifest;
+  /** Heartbeats, the watchdog and their alarms. */
+  public readonly watch: ForwardingWatch;
 
   constructor(scope: Construct, id: string, props: PatrolCentralStackProps) {
     super(scope, id, {
@@ -111,7 +117,8 @@ export class PatrolCentralStack extends Stack {
     const functions = new Map<string, HandlerFunction>();
     const triggers = new Map<string, HandlerTriggers>();
     const alarms = new Map<string, HandlerAlarms>();
-    for (const handler of handlers(manifest)) {
+    // notify also records heartbeats and runs the forwarding watchdog, so it always exists.
+    for (const handler of [...new Set([...handlers(manifest), NOTIFY])].sort()) {
       const fn = new HandlerFunction(this, `Handler-${handler}`, {
         manifest,
         handler,
@@ -132,6 +139,11 @@ export class PatrolCentralStack extends Stack {
       alarms.set(handler, new HandlerAlarms(fn, 'Alarms', { fn, triggers: trig, operatorsTopic: this.operators.topic }));
     }
     this.functions = functions;
+    const notify = functions.get(NOTIFY);
+    if (notify === undefined) {
+      throw new Error('the notify handler is always deployed');
+    }
+    this.watch = new ForwardingWatch(this, 'ForwardingWatch', { fn: notify, bus: this.bus.bus, operatorsTopic: this.operators.topic });
     this.triggers = triggers;
     this.alarms = alarms;
 

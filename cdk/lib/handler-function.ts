@@ -63,12 +63,14 @@ export class HandlerFunction extends Construct {
   public readonly configDir: string;
   /** The union of the rules' `permissions` (on this handler's role only). */
   public readonly permissions: readonly string[];
+  public readonly stateTable: StateTable;
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
     const { manifest, handler } = props;
     const stack = Stack.of(this);
     this.handler = handler;
+    this.stateTable = props.stateTable;
     this.rules = handlerRules(manifest, handler);
 
     const manifestPath = path.join(props.lambdasDir ?? LAMBDAS_DIR, handler, 'Cargo.toml');

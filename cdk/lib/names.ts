@@ -20,6 +20,10 @@ export const CENTRAL_BUS = `${PREFIX}-central`;
 export const FORWARDER_ROLE = `${PREFIX}-forwarder`;
 /** The member-side scheduled rule whose events prove an account and region still forward. */
 export const HEARTBEAT_RULE = `${PREFIX}-heartbeat`;
+/** The central bus rule that hands every heartbeat to the notify function. */
+export const HEARTBEATS_RULE = `${PREFIX}-heartbeats`;
+/** The schedule that reports accounts and regions whose heartbeats stopped. */
+export const WATCHDOG_RULE = `${PREFIX}-watchdog`;
 /** Where each account and region keeps the events the central bus refused. */
 export const FORWARD_DEAD_LETTER_QUEUE = `${PREFIX}-forward-dead-letters`;
 /** The state table: dedup windows and the delivery ledger. */

@@ -111,7 +111,8 @@ describe('root-console-login manifest', () => {
     const statements = [
       { Action: 'sns:Publish', Effect: 'Allow', Resource: { Ref: topicId } },
       {
-        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        // item access for the ledger and dedup, Scan for the forwarding watchdog
+        Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
       },
@@ -271,5 +272,55 @@ describe('organization manifest', () => {
     });
     const warnings = stack.node.metadata.filter((m) => m.type === 'aws:cdk:warning');
     expect(warnings).toEqual([]);
+  });
+});
+
+describe('forwarding watch', () => {
+  const { template } = synthManifest('root-console-login.json');
+  const fnArn = { 'Fn::GetAtt': [logicalId(template, 'AWS::Lambda::Function', 'Handlernotify'), 'Arn'] };
+
+  it('hands every heartbeat on the central bus to the notify function', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'patrol-heartbeats',
+      EventBusName: { Ref: Match.stringLikeRegexp('^Bus') },
+      EventPattern: {
+        source: ['aws.events'],
+        'detail-type': ['Scheduled Event'],
+        resources: [{ suffix: ':rule/patrol-heartbeat' }],
+      },
+      Targets: [Match.objectLike({ Arn: fnArn, InputTransformer: { InputTemplate: '{"patrol":{"heartbeat":{}},"event":<aws.events.event.json>}' } })],
+    });
+  });
+
+  it('runs the watchdog every 15 minutes, silent after 30', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Name: 'patrol-watchdog',
+      ScheduleExpression: 'rate(15 minutes)',
+      Targets: [
+        Match.objectLike({
+          Arn: fnArn,
+          InputTransformer: { InputTemplate: '{"patrol":{"watchdog":{"silent_after_seconds":1800}},"event":<aws.events.event.json>}' },
+        }),
+      ],
+    });
+  });
+
+  it('alarms when an account or region goes silent, and when no heartbeat arrives at all', () => {
+    const operatorsId = logicalId(template, 'AWS::SNS::Topic', 'Operators');
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'patrol-forwarding-silent',
+      Namespace: 'Patrol',
+      MetricName: 'SilentForwarders',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: operatorsId }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'patrol-heartbeats-missing',
+      Namespace: 'Patrol',
+      MetricName: 'Heartbeats',
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
   });
 });

@@ -6,7 +6,7 @@ import { NAG_ACKNOWLEDGEMENTS, nagResult } from '../lib/nag-acknowledgements';
 import { buildManifestApp, synthManifest } from './app-under-test';
 
 describe('cdk-nag AwsSolutions', () => {
-  for (const fixture of ['root-console-login.json', 'mixed.json', 'all-features.json']) {
+  for (const fixture of ['root-console-login.json', 'mixed.json', 'all-features.json', 'org.json']) {
     it(`has no unacknowledged findings for ${fixture}`, () => {
       const { app } = synthManifest(fixture);
       const report = new AwsSolutionsChecks(app).validateScope(app);

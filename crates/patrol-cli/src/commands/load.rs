@@ -1,6 +1,7 @@
 //! Reading the manifest the way every subcommand does: handlers discovered from the
-//! `lambdas/` folder beside it, diagnostics printed to stderr (warnings too, like a
-//! compiler's), exit code 1 on errors.
+//! `lambdas/` folder beside it, diagnostics printed to stderr, exit code 1 on errors.
+//! Warnings are printed in full by `patrol validate` (and with errors); the other commands
+//! print one line that counts them, so `make demo` does not repeat them at every step.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,11 +12,15 @@ use patrol_core::manifest::{Manifest, ValidateOptions, validate_str_with_warning
 
 /// `Ok(Err(code))` when the manifest has errors (already printed, with its warnings).
 pub fn manifest(path: &Path) -> anyhow::Result<Result<Manifest, ExitCode>> {
-    Ok(manifest_and_warnings(path)?.map(|(m, _)| m))
+    Ok(read(path, false)?.map(|(m, _)| m))
 }
 
-/// Like [`manifest`], with the number of warnings printed for a valid manifest.
+/// Like [`manifest`], printing every warning of a valid manifest and returning their number.
 pub fn manifest_and_warnings(path: &Path) -> anyhow::Result<Result<(Manifest, usize), ExitCode>> {
+    read(path, true)
+}
+
+fn read(path: &Path, all_warnings: bool) -> anyhow::Result<Result<(Manifest, usize), ExitCode>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read manifest `{}`", path.display()))?;
     let options = ValidateOptions {
@@ -26,8 +31,11 @@ pub fn manifest_and_warnings(path: &Path) -> anyhow::Result<Result<(Manifest, us
     let shown = path.display().to_string();
     match validate_str_with_warnings(&text, &shown, &options) {
         Ok((m, warnings)) => {
-            if !warnings.is_empty() {
-                eprint!("{}", render_all(&warnings, &shown, &text));
+            match warnings.len() {
+                0 => {}
+                _ if all_warnings => eprint!("{}", render_all(&warnings, &shown, &text)),
+                1 => eprintln!("{shown}: 1 warning (`patrol validate` shows it)"),
+                n => eprintln!("{shown}: {n} warnings (`patrol validate` shows them)"),
             }
             Ok(Ok((m, warnings.len())))
         }

@@ -1,7 +1,7 @@
 //! The manifest: `rules.toml` as written ([`raw`]), checked ([`validate`]) into the
 //! normalized [`Manifest`] (rules, routes, and where it is deployed: [`Deploy`]) that
 //! everything else consumes — the CLI, the Lambda functions
-//! (one rule each, through `PATROL_RULE`) and the CDK app (through
+//! (every rule of their handler, from the config file the CDK app bundles) and the CDK app (through
 //! `patrol manifest --json`). Only this module parses `rules.toml`.
 
 pub mod parse;
