@@ -64,6 +64,7 @@ export function buildPatrolApp(app: App, options: PatrolAppOptions = {}): Patrol
     architecture: settings.architecture,
     cargoProfile: settings.cargoProfile,
     ...(settings.operatorsEmail === undefined ? {} : { operatorsEmail: settings.operatorsEmail }),
+    ...(settings.webhookConcurrency === undefined ? {} : { webhookConcurrency: settings.webhookConcurrency }),
     ...(centralEnv === undefined ? {} : { env: centralEnv }),
     ...(options.lambdasDir === undefined ? {} : { lambdasDir: options.lambdasDir }),
   });

@@ -35,6 +35,8 @@ export interface PatrolCentralStackProps extends StackProps {
   readonly operatorsEmail?: string;
   /** @default - `<repo>/lambdas` */
   readonly lambdasDir?: string;
+  /** Reserved concurrency of each webhook function. @default 10 */
+  readonly webhookConcurrency?: number;
   /** Retention of every log group in the stack. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -128,6 +130,7 @@ export class PatrolCentralStack extends Stack {
         ...(props.architecture === undefined ? {} : { architecture: props.architecture }),
         ...(props.cargoProfile === undefined ? {} : { cargoProfile: props.cargoProfile }),
         ...(props.lambdasDir === undefined ? {} : { lambdasDir: props.lambdasDir }),
+        ...(props.webhookConcurrency === undefined ? {} : { webhookConcurrency: props.webhookConcurrency }),
       });
       const trig = new HandlerTriggers(fn, 'Triggers', {
         fn,

@@ -1,11 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { HandlerFunction } from './handler-function';
 import type { HandlerTriggers } from './handler-triggers';
-import { functionName, PREFIX } from './names';
+import { functionName, PREFIX, webhookFunctionName } from './names';
 
 export interface HandlerAlarmsProps {
   readonly fn: HandlerFunction;
@@ -34,32 +35,41 @@ export class HandlerAlarms extends Construct {
       alarms.push(alarm);
     };
 
-    add(
-      new cloudwatch.Alarm(this, 'Errors', {
-        alarmName: `${name}-errors`,
-        alarmDescription:
-          `Patrol: function ${name} failed on an event (Lambda retries twice, then the failure queue gets it); ` +
-          'its log group says which rule and route failed',
-        metric: fn.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
-    add(
-      new cloudwatch.Alarm(this, 'Throttles', {
-        alarmName: `${name}-throttles`,
-        alarmDescription:
-          `Patrol: function ${name} was throttled; events wait in Lambda's queue and may expire into the failure queue. ` +
-          'Raise the account concurrency limit or reserve concurrency for it',
-        metric: fn.function.metricThrottles({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-    );
+    const functions: Array<[string, lambda.IFunction, string]> = [['', fn.function, name]];
+    if (fn.webhookFunction !== undefined) {
+      functions.push(['Webhook', fn.webhookFunction, webhookFunctionName(fn.handler)]);
+    }
+    for (const [prefix, f, fName] of functions) {
+      add(
+        new cloudwatch.Alarm(this, `${prefix}Errors`, {
+          alarmName: `${fName}-errors`,
+          alarmDescription:
+            `Patrol: function ${fName} failed on an event or request (events are retried, then kept in the failure ` +
+            'queue); its log group says which rule and route failed',
+          metric: f.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+      add(
+        new cloudwatch.Alarm(this, `${prefix}Throttles`, {
+          alarmName: `${fName}-throttles`,
+          alarmDescription:
+            prefix === ''
+              ? `Patrol: function ${fName} was throttled; events wait in Lambda's queue and may expire into the failure queue. ` +
+                'Raise the account concurrency limit or reserve concurrency for it'
+              : `Patrol: function ${fName} was throttled at its reserved concurrency: webhook senders got 429 and retry ` +
+                '(GitHub does not): a flood of requests, or raise patrol:webhookConcurrency',
+          metric: f.metricThrottles({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
 
     for (const [group, schedule] of triggers.scheduleRules) {
       const { period, evaluationPeriods } = silenceWindow(schedule.expression);

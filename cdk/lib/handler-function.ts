@@ -19,7 +19,7 @@ import {
 import { FailureQueue } from './failure-queue';
 import { CONFIG_PATH, type HandlerConfig, handlerConfig, handlerRoutes, handlerRules, writeConfigLayer } from './handler-config';
 import type { Manifest, Rule, SecretRef } from './manifest';
-import { failureQueueName, functionName, handlerRoleName } from './names';
+import { failureQueueName, functionName, handlerRoleName, webhookFunctionName } from './names';
 import { LAMBDAS_DIR } from './paths';
 import { grantReadSecrets } from './secret-access';
 import type { StateTable } from './state-table';
@@ -39,7 +39,18 @@ export interface HandlerFunctionProps {
   readonly cargoProfile?: string;
   /** @default - `<repo>/lambdas` */
   readonly lambdasDir?: string;
+  /**
+   * Reserved concurrency of the webhook function (what a flood of requests can take).
+   *
+   * @default DEFAULT_WEBHOOK_CONCURRENCY
+   */
+  readonly webhookConcurrency?: number;
 }
+
+/** Reserved for the webhook function unless `patrol:webhookConcurrency` says otherwise. */
+export const DEFAULT_WEBHOOK_CONCURRENCY = 10;
+/** Every handler function's timeout; the function derives its delivery deadline from it. */
+export const HANDLER_TIMEOUT = Duration.seconds(60);
 
 /**
  * One handler's function, serving every rule of that handler: the Rust binary, its rules in
@@ -55,7 +66,10 @@ export class HandlerFunction extends Construct {
   public readonly handler: string;
   public readonly rules: readonly Rule[];
   public readonly config: HandlerConfig;
+  /** Serves the event, schedule and SNS rules. */
   public readonly function: lambda.Function;
+  /** Serves the webhook rules, behind the function URL; present when the handler has some. */
+  public readonly webhookFunction?: lambda.Function;
   public readonly role: iam.Role;
   public readonly failures: FailureQueue;
   public readonly configLayer: lambda.LayerVersion;
@@ -133,31 +147,54 @@ export class HandlerFunction extends Construct {
       this.role.addToPolicy(new iam.PolicyStatement({ actions: [...this.permissions], resources: ['*'] }));
     }
 
-    this.function = new RustFunction(this, 'Function', {
-      functionName: name,
+    const environment = {
+      [PATROL_CONFIG]: CONFIG_PATH,
+      [PATROL_TOPIC_ARN_PREFIX]: Fn.sub('arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:'),
+      [PATROL_STATE_TABLE]: props.stateTable.table.tableName,
+      [PATROL_FAILURE_QUEUE_URL]: this.failures.queue.queueUrl,
+      [RUST_LOG]: 'info',
+    };
+    const common = {
       manifestPath,
       binaryName: handler,
-      runtime: 'provided.al2023',
+      runtime: 'provided.al2023' as const,
       architecture,
       bundling: { profile: props.cargoProfile ?? 'release' },
       layers: [this.configLayer],
-      memorySize: 256,
       // Room for every rule an event reaches, each route with its retries, and recording a
       // failure before Lambda would stop the invocation.
-      timeout: Duration.seconds(60),
-      description: truncate(`Patrol handler ${handler}: ${this.rules.map((r) => r.id).join(', ')}`, 256),
+      timeout: HANDLER_TIMEOUT,
       role: this.role,
+      environment,
+    };
+    this.function = new RustFunction(this, 'Function', {
+      ...common,
+      functionName: name,
+      memorySize: 256,
+      description: truncate(`Patrol handler ${handler}: ${this.rules.map((r) => r.id).join(', ')}`, 256),
       logGroup,
-      environment: {
-        [PATROL_CONFIG]: CONFIG_PATH,
-        [PATROL_TOPIC_ARN_PREFIX]: Fn.sub('arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:'),
-        [PATROL_STATE_TABLE]: props.stateTable.table.tableName,
-        [PATROL_FAILURE_QUEUE_URL]: this.failures.queue.queueUrl,
-        [RUST_LOG]: 'info',
-      },
       retryAttempts: 2,
       onFailure: new destinations.SqsDestination(this.failures.queue),
     });
+
+    // Webhook rules get the same code and rules in a function of their own, behind the
+    // public function URL: a flood of requests uses up only its reserved concurrency, never
+    // the concurrency the event, schedule and SNS rules run on. Its memory holds the largest
+    // body a function URL accepts (6 MB) several times over while it is decoded and parsed.
+    const webhookRules = this.rules.filter((r) => r.trigger.type === 'webhook');
+    if (webhookRules.length > 0) {
+      const webhookName = webhookFunctionName(handler);
+      const webhookLogs = new logs.LogGroup(this, 'WebhookLogs', { logGroupName: `/aws/lambda/${webhookName}` });
+      webhookLogs.grantWrite(this.role);
+      this.webhookFunction = new RustFunction(this, 'WebhookFunction', {
+        ...common,
+        functionName: webhookName,
+        memorySize: 512,
+        reservedConcurrentExecutions: props.webhookConcurrency ?? DEFAULT_WEBHOOK_CONCURRENCY,
+        description: truncate(`Patrol handler ${handler}, webhooks: ${webhookRules.map((r) => r.id).join(', ')}`, 256),
+        logGroup: webhookLogs,
+      });
+    }
 
     Tags.of(this).add('patrol:handler', handler);
   }

@@ -122,8 +122,8 @@ export class HandlerTriggers extends Construct {
     );
 
     const webhookRules = fn.rules.filter((r) => r.trigger.type === 'webhook');
-    if (webhookRules.length > 0) {
-      this.url = fn.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    if (webhookRules.length > 0 && fn.webhookFunction !== undefined) {
+      this.url = fn.webhookFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
       new CfnOutput(this, 'WebhookUrl', {
         value: this.url.url,
         description:

@@ -42,6 +42,9 @@ export function scheduleRuleName(handler: string, group: string): string {
 export function functionName(handler: string): string {
   return `${PREFIX}-${handler}`;
 }
+export function webhookFunctionName(handler: string): string {
+  return `${PREFIX}-${handler}-webhooks`;
+}
 export function handlerRoleName(handler: string, region: string): string {
   return `${PREFIX}-${handler}-${region}`;
 }

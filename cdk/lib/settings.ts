@@ -23,6 +23,8 @@ export const CONTEXT_SKIP_BUNDLING = 'patrol:skipBundling';
  * when the CDK CLI has credentials (without it, such an app refuses, so it is never deployed).
  */
 export const CONTEXT_ALLOW_EXAMPLE_IDS = 'patrol:allowExampleIds';
+/** Context key: reserved concurrency of each handler's webhook function (default 10). */
+export const CONTEXT_WEBHOOK_CONCURRENCY = 'patrol:webhookConcurrency';
 /** Context key: optional email address subscribed to the operators' topic. */
 export const CONTEXT_OPERATORS_EMAIL = 'patrol:operatorsEmail';
 
@@ -33,6 +35,7 @@ export interface PatrolSettings {
   /** A profile of the workspace's Cargo.toml. */
   readonly cargoProfile: string;
   readonly operatorsEmail?: string;
+  readonly webhookConcurrency?: number;
 }
 
 const ARCHITECTURES: { readonly [name: string]: lambda.Architecture } = {
@@ -57,7 +60,19 @@ export function readSettings(node: Node): PatrolSettings {
     );
   }
   const operatorsEmail = optionalString(node, CONTEXT_OPERATORS_EMAIL);
+  const concurrency: unknown = node.tryGetContext(CONTEXT_WEBHOOK_CONCURRENCY);
+  let webhookConcurrency: number | undefined;
+  if (concurrency !== undefined) {
+    webhookConcurrency = Number(concurrency);
+    if (!Number.isInteger(webhookConcurrency) || webhookConcurrency < 1 || webhookConcurrency > 1000) {
+      throw new Error(
+        `context ${CONTEXT_WEBHOOK_CONCURRENCY}=${String(concurrency)} is not a whole number from 1 to 1000 ` +
+          '(the reserved concurrency of each webhook function)',
+      );
+    }
+  }
   return {
+    ...(webhookConcurrency === undefined ? {} : { webhookConcurrency }),
     manifestPath: path.resolve(manifest),
     architecture,
     cargoProfile,

@@ -103,10 +103,36 @@ describe('sns trigger', () => {
   });
 });
 
+const webhookFnId = logicalId(template, 'AWS::Lambda::Function', 'HandlernotifyWebhookFunction');
+
 describe('webhook trigger', () => {
-  it('gives the function one URL without IAM auth (the handler checks each rule\'s signature)', () => {
+  it('serves webhooks from a function of their own, behind one URL without IAM auth', () => {
     template.resourceCountIs('AWS::Lambda::Url', 1);
-    template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: fnArn });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [webhookFnId, 'Arn'] },
+    });
+  });
+
+  it('reserves the webhook function\'s concurrency, so a flood cannot starve the other rules', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'patrol-notify-webhooks',
+      ReservedConcurrentExecutions: 10,
+      MemorySize: 512,
+      Layers: [{ Ref: logicalId(template, 'AWS::Lambda::LayerVersion', 'HandlernotifyConfig') }],
+    });
+    // the event, schedule and SNS function has no reservation to run out of
+    const main = template.toJSON().Resources[fnId] as { Properties: Record<string, unknown> };
+    expect(main.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'patrol-notify-webhooks-throttles' });
+  });
+
+  it('takes the reserved concurrency from context, and rejects nonsense', () => {
+    const custom = synthManifest('all-features.json', { 'patrol:webhookConcurrency': 25 }).template;
+    custom.hasResourceProperties('AWS::Lambda::Function', { FunctionName: 'patrol-notify-webhooks', ReservedConcurrentExecutions: 25 });
+    expect(() => synthManifest('all-features.json', { 'patrol:webhookConcurrency': 'many' })).toThrow(
+      /patrol:webhookConcurrency=many is not a whole number from 1 to 1000/,
+    );
   });
 
   it('outputs the base URL and names the webhook rules (URL = base + rule id)', () => {
@@ -114,7 +140,7 @@ describe('webhook trigger', () => {
     expect(outputs).toHaveLength(1);
     expect(outputs[0]).toEqual({
       Description: expect.stringMatching(/webhook base URL; each webhook rule's URL is this followed by the rule id \(generic-hook, github-public-repo\)/),
-      Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::Lambda::Url', 'HandlernotifyFunctionFunctionUrl'), 'FunctionUrl'] },
+      Value: { 'Fn::GetAtt': [logicalId(template, 'AWS::Lambda::Url', 'HandlernotifyWebhookFunctionFunctionUrl'), 'FunctionUrl'] },
     });
   });
 

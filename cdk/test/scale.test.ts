@@ -61,8 +61,8 @@ describe.runIf(fs.existsSync(DEFAULT_PATROL_BIN))('1,000 rules', () => {
       }
     }
     const central = templates.PatrolCentral!;
-    // one function for all of them, a few dozen feeds
-    expect(Object.values(central).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(1);
+    // one function for all of them (and one for their webhooks), a few dozen feeds
+    expect(Object.values(central).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(2);
     const feeds = Object.values(central).filter((r) => String(r.Properties?.Name ?? '').startsWith('patrol-feed-'));
     expect(feeds.length).toBeGreaterThan(10);
     expect(feeds.length).toBeLessThan(150);
