@@ -2,7 +2,7 @@
 //! secret (its value, or its `routing_key` field), posted to
 //! `https://events.pagerduty.com/v2/enqueue` or `PATROL_PAGERDUTY_EVENTS_URL`.
 
-use patrol_core::alert::Alert;
+use patrol_core::alert::{Alert, cut, was_cut};
 use patrol_core::manifest::Severity;
 use serde_json::{Map, Value, json};
 
@@ -18,6 +18,12 @@ pub fn severity(s: Severity) -> &'static str {
         Severity::Low | Severity::Info => "info",
     }
 }
+
+/// PagerDuty rejects an event larger than 512 KB (read as 512,000 bytes, the smaller
+/// reading).
+pub const MAX_EVENT_BYTES: usize = 512_000;
+/// `payload.summary`'s limit, in characters.
+const SUMMARY_CHARS: usize = 1024;
 
 fn cap(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -40,8 +46,18 @@ pub fn dedup_key(alert: &Alert) -> String {
     cap(&format!("{}:{key}", alert.rule), 255)
 }
 
-/// The Events API v2 body.
+/// The Events API v2 body, at most [`MAX_EVENT_BYTES`]: a larger alert has its largest
+/// fields cut, each saying so ([`Alert::fit`]). The incident's dedup key is the uncut
+/// alert's, so a cut alert updates the same incident.
 pub fn payload(alert: &Alert, routing_key: &str) -> Value {
+    let key = dedup_key(alert);
+    let fitted = alert.fit(MAX_EVENT_BYTES, |a| {
+        serde_json::to_vec(&body(a, routing_key, &key)).map_or(usize::MAX, |b| b.len())
+    });
+    body(&fitted, routing_key, &key)
+}
+
+fn body(alert: &Alert, routing_key: &str, dedup_key: &str) -> Value {
     let source = match (&alert.account, &alert.region) {
         (Some(a), Some(r)) => format!("aws:{a}:{r}"),
         (Some(a), None) => format!("aws:{a}"),
@@ -50,7 +66,10 @@ pub fn payload(alert: &Alert, routing_key: &str) -> Value {
     let mut payload = Map::new();
     payload.insert(
         "summary".into(),
-        json!(cap(&format!("[{}] {}", alert.rule, alert.message), 1024)),
+        json!(cut(
+            &format!("[{}] {}", alert.rule, alert.message),
+            SUMMARY_CHARS
+        )),
     );
     payload.insert("severity".into(), json!(severity(alert.severity)));
     payload.insert("source".into(), json!(source));
@@ -63,25 +82,33 @@ pub fn payload(alert: &Alert, routing_key: &str) -> Value {
     );
     payload.insert("group".into(), json!(alert.rule));
     payload.insert("class".into(), json!(alert.title));
+    // The whole alert, its `references` included.
     payload.insert(
         "custom_details".into(),
         serde_json::to_value(alert).unwrap_or(Value::Null),
     );
+    let is_link = |u: &str| (u.starts_with("https://") || u.starts_with("http://")) && !was_cut(u);
     let mut links = Vec::new();
-    if let Some(url) = &alert.console_url {
+    if let Some(url) = alert.console_url.as_deref().filter(|u| is_link(u)) {
         links.push(json!({"href": url, "text": "Event in the CloudTrail console"}));
     }
-    if let Some(r) = alert
-        .runbook
-        .as_deref()
-        .filter(|r| r.starts_with("https://") || r.starts_with("http://"))
-    {
+    if let Some(r) = alert.runbook.as_deref().filter(|r| is_link(r)) {
         links.push(json!({"href": r, "text": "Runbook"}));
+    }
+    for (text, url) in alert.reference_links() {
+        if let Some(url) = url.filter(|u| is_link(u)) {
+            let text = if text == url {
+                "Reference".to_owned()
+            } else {
+                format!("MITRE ATT&CK {text}")
+            };
+            links.push(json!({"href": url, "text": text}));
+        }
     }
     json!({
         "routing_key": routing_key,
         "event_action": "trigger",
-        "dedup_key": dedup_key(alert),
+        "dedup_key": dedup_key,
         "payload": payload,
         "links": links,
         "client": "Patrol",
@@ -120,7 +147,46 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slack::tests::alert;
+    use crate::slack::tests::{alert, huge_alert};
+
+    /// A template that renders a huge event field: the event stays under PagerDuty's
+    /// limit, says it was cut, and keeps the uncut alert's incident key.
+    #[test]
+    fn huge_template_output_is_cut_to_pagerdutys_limit() {
+        let a = huge_alert();
+        let p = payload(&a, "R0UT1NGK3Y00000000000000000000AB");
+        let size = serde_json::to_vec(&p).expect("json").len();
+        assert!(size <= MAX_EVENT_BYTES, "{size}");
+        assert!(
+            size > MAX_EVENT_BYTES - 20_000,
+            "cut no more than needed: {size}"
+        );
+        let details = &p["payload"]["custom_details"];
+        let message = details["message"].as_str().expect("message");
+        assert!(was_cut(message), "{}", &message[message.len() - 40..]);
+        assert!(message.starts_with("<!channel> <x> & y"));
+        assert_eq!(p["dedup_key"], json!(dedup_key(&a)));
+        assert_eq!(details["references"][0], "T1078.004");
+        assert!(
+            p["payload"]["summary"]
+                .as_str()
+                .is_some_and(|s| s.chars().count() <= SUMMARY_CHARS && was_cut(s))
+        );
+    }
+
+    #[test]
+    fn references_are_custom_details_and_attack_ids_are_links() {
+        let p = payload(&alert(), "k");
+        assert_eq!(
+            p["payload"]["custom_details"]["references"],
+            json!(["T1078.004", "CIS-AWS-1.7"])
+        );
+        assert_eq!(
+            p["links"][2],
+            json!({"href": "https://attack.mitre.org/techniques/T1078/004/", "text": "MITRE ATT&CK T1078.004"})
+        );
+        assert_eq!(p["links"].as_array().map(Vec::len), Some(3));
+    }
 
     #[test]
     fn pagerduty_payload_shape() {
@@ -139,10 +205,9 @@ mod tests {
         a.message = "x".repeat(5000);
         a.dedup_key = None;
         let p = payload(&a, "k");
-        assert_eq!(
-            p["payload"]["summary"].as_str().map(|s| s.chars().count()),
-            Some(1024)
-        );
+        let summary = p["payload"]["summary"].as_str().expect("summary");
+        assert!(summary.chars().count() <= SUMMARY_CHARS, "{summary}");
+        assert!(summary.ends_with("… (truncated: 4022 bytes)"), "{summary}");
         assert_eq!(
             p["dedup_key"],
             "root-console-login:3f0c8a1e-0000-4000-8000-000000000001"

@@ -2,10 +2,13 @@
 //! normalized [`Manifest`] (rules, routes, and where it is deployed: [`Deploy`]) that
 //! everything else consumes — the CLI, the Lambda functions
 //! (every rule of their handler, from the config file the CDK app bundles) and the CDK app (through
-//! `patrol manifest --json`). Only this module parses `rules.toml`.
+//! `patrol manifest --json`). Only this module parses `rules.toml`. [`params`] holds the
+//! parameter types and what each handler takes, [`reference`] the shapes of `references`.
 
+pub mod params;
 pub mod parse;
 pub mod raw;
+pub mod reference;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -189,12 +192,14 @@ pub struct Rule {
     pub condition: Option<String>,
     /// Route ids.
     pub notify: Vec<String>,
+    /// Checked against their types ([`params`]).
     #[serde(default)]
     pub params: Map<String, Value>,
     /// IAM actions the handler needs, beyond publishing its alerts.
     #[serde(default)]
     pub permissions: Vec<String>,
-    /// ATT&CK technique ids, CIS control ids, links.
+    /// ATT&CK technique and tactic ids (`T1078.004`, `TA0005`), CIS AWS Foundations
+    /// controls (`CIS-AWS-3.1`), https links; checked, shown in every alert.
     #[serde(default)]
     pub references: Vec<String>,
     /// Known-good events the rule must not alert on.

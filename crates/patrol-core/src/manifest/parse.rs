@@ -415,6 +415,8 @@ fn type_help(key: &str, path: &[String]) -> String {
         "central" => "write `central = { account = \"123456789012\", region = \"eu-west-1\" }`".to_owned(),
         "organization" => "write `organization = { id = \"o-...\", management_account = \"...\", targets = [\"ou-...\"] }`".to_owned(),
         "trigger" => "write `trigger.<kind> = ...`, e.g. `trigger.schedule = \"rate(1 day)\"`".to_owned(),
+        "params" => "write one line per parameter: `params.trusted_accounts = [\"111122223333\"]`".to_owned(),
+        "params_types" => "write a table of type names: `params_types = { owners = \"string_list\" }`".to_owned(),
         _ => "the README's rules.toml reference gives each key's type".to_owned(),
     }
 }

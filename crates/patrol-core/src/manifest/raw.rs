@@ -145,15 +145,23 @@ pub struct RawRule {
     pub condition: Option<Str>,
     /// Route ids the alerts go to (default: `defaults.notify`).
     pub notify: Option<Spanned<Vec<Str>>>,
-    /// Parameters for the rule's handler.
+    /// Parameters for the rule's handler, conditions and templates (`params.NAME = VALUE`),
+    /// each typed by the handler, by `params_types` or by the condition function it is
+    /// passed to.
     #[serde(default)]
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+    #[schemars(with = "Option<ParamsSchema>")]
     pub params: Option<Spanned<toml::Table>>,
+    /// Types of the rule's own parameters, for names its handler does not declare
+    /// (`params_types = { owners = "string_list" }`).
+    #[schemars(with = "Option<ParamsTypesSchema>")]
+    pub params_types: Option<Spanned<BTreeMap<Str, Str>>>,
     /// IAM actions the handler needs (`service:Action`), beyond publishing its alerts.
     pub permissions: Option<Vec<Str>>,
     /// Also deliver read-only management events (EventBridge triggers only).
     pub include_read_only: Option<Spanned<bool>>,
-    /// ATT&CK technique ids, CIS control ids, links.
+    /// ATT&CK technique or tactic ids (`T1078.004`, `TA0005`), CIS AWS Foundations controls
+    /// (`CIS-AWS-3.1`) and https links; shown in every alert.
+    #[schemars(extend("uniqueItems" = true, "items" = { "type": "string", "pattern": REFERENCE_PATTERN }))]
     pub references: Option<Vec<Str>>,
     /// Known-good events the rule must not alert on, each owned and expiring.
     pub suppress: Option<Vec<Spanned<RawSuppression>>>,
@@ -162,6 +170,10 @@ pub struct RawRule {
     /// Events the rule must alert on and stay quiet on; `patrol test` runs them.
     pub tests: Option<Spanned<Vec<Spanned<RawTest>>>>,
 }
+
+/// The shape of a reference: an ATT&CK technique, sub-technique or tactic id, a CIS AWS
+/// Foundations control, or an https link.
+pub const REFERENCE_PATTERN: &str = "^(T[0-9]{4}(\\.[0-9]{3})?|TA[0-9]{4}|CIS-AWS-[0-9]{1,3}(\\.[0-9]{1,3}){1,2}|https://[^\\s<>|\"`]+)$";
 
 /// A known-good case: events for which `condition` is true raise no alert until `expires`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -329,6 +341,32 @@ impl JsonSchema for PatternSchema {
             "description": "An EventBridge event pattern: a table of field names to lists of values or operators (`prefix`, `suffix`, `anything-but`, `numeric`, `exists`, `cidr`, `wildcard`, `equals-ignore-case`, `$or`), or the pattern's JSON in a string.",
             "type": ["object", "string"]
         })
+    }
+}
+
+/// Schema-only: a rule's `params`, with every parameter a handler declares.
+#[allow(dead_code)]
+struct ParamsSchema;
+
+impl JsonSchema for ParamsSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Params".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::Schema::try_from(super::params::params_schema()).unwrap_or_default()
+    }
+}
+
+/// Schema-only: a rule's `params_types`.
+#[allow(dead_code)]
+struct ParamsTypesSchema;
+
+impl JsonSchema for ParamsTypesSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ParamsTypes".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::Schema::try_from(super::params::params_types_schema()).unwrap_or_default()
     }
 }
 

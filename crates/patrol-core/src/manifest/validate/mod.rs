@@ -3,8 +3,10 @@
 //!
 //! - this file: the entry points ([`validate_str`], [`load`]), the walk over the manifest
 //!   and the checks shared by its parts (ids, route references, severities);
-//! - `routes`: `[notify.*]` tables and secret names;
+//! - `routes`: `[notify.*]` tables, secret names and credentials in webhook URLs;
 //! - `rules`: one `[rules.*]` table into a [`super::Rule`];
+//! - `params`: a rule's `params` and `params_types`, typed as [`super::params`] says;
+//! - `references`: a rule's `references` ([`super::reference`]);
 //! - `triggers`: `trigger.*` (schedules in `schedule`, event patterns in `patterns`);
 //! - `suppressions` and `dedup`: a rule's `suppress` list and `dedup` table;
 //! - `deploy`: the `[deploy]` table (the shapes of AWS ids in `aws_ids`).
@@ -15,7 +17,9 @@
 mod aws_ids;
 mod dedup;
 mod deploy;
+mod params;
 mod patterns;
+mod references;
 mod routes;
 mod rules;
 mod schedule;

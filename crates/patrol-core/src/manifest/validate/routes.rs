@@ -109,7 +109,24 @@ impl Cx<'_> {
                 );
                 let url = match &r.url {
                     Some(u) if u.get_ref().starts_with("https://") && u.get_ref().len() > 8 => {
-                        Some(u.get_ref().clone())
+                        match url_credential(u.get_ref()) {
+                            None => Some(u.get_ref().clone()),
+                            Some(found) => {
+                                self.err(
+                                    Diagnostic::new(
+                                        "credential-in-url",
+                                        format!(
+                                            "route `{}`: webhook url carries a credential ({})",
+                                            id.get_ref(),
+                                            found.what
+                                        ),
+                                    )
+                                    .at(span(u))
+                                    .help(found.help),
+                                );
+                                None
+                            }
+                        }
                     }
                     Some(u) => {
                         self.err(
@@ -224,6 +241,122 @@ impl Cx<'_> {
     }
 }
 
+/// A credential found in a webhook URL, and where to keep it instead.
+#[derive(Debug, PartialEq, Eq)]
+struct Credential {
+    what: String,
+    help: String,
+}
+
+/// Query parameter names (split into words) that carry credentials.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "token",
+    "key",
+    "apikey",
+    "secret",
+    "sig",
+    "signature",
+    "password",
+    "passwd",
+    "pwd",
+    "auth",
+    "credential",
+    "credentials",
+];
+
+/// Why `url` holds a credential, if it does: user info (`https://user:pass@host`), a query
+/// parameter named like a credential (`token=`, `api_key=`, `sig=`, `X-Amz-Signature=`),
+/// or a chat incoming-webhook path (whose path is the credential). Everything in
+/// `rules.toml` ends up in git, the CloudFormation template and the function's config.
+fn url_credential(url: &str) -> Option<Credential> {
+    const KEEP: &str = "rules.toml is committed and deployed in clear text; keep credentials in AWS Secrets Manager";
+    let rest = url.strip_prefix("https://")?;
+    let (authority, after) = rest
+        .find(['/', '?', '#'])
+        .map_or((rest, ""), |i| rest.split_at(i));
+    let host = authority
+        .rsplit('@')
+        .next()
+        .unwrap_or(authority)
+        .to_ascii_lowercase();
+    let host = host.split(':').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Some(Credential {
+            what: "a user name or password before `@`".to_owned(),
+            help: format!(
+                "{KEEP}: remove it from the URL, give the route a `secret` and have the receiver verify the request's `X-Patrol-Signature` (HMAC-SHA256 of the body) instead"
+            ),
+        });
+    }
+    let path = after.split(['?', '#']).next().unwrap_or_default();
+    let chat = host == "hooks.slack.com"
+        || host == "hooks.slack-gov.com"
+        || (matches!(host, "discord.com" | "discordapp.com") && path.starts_with("/api/webhooks/"))
+        || host.ends_with(".webhook.office.com")
+        || slack_hook_path(path);
+    if chat {
+        return Some(Credential {
+            what: "an incoming-webhook URL, whose path is the credential".to_owned(),
+            help: format!(
+                "{KEEP}: for Slack use a `type = \"slack\"` route whose `secret` names a Secrets Manager secret holding the URL"
+            ),
+        });
+    }
+    let query = after
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or_default())
+        .unwrap_or_default();
+    for pair in query.split('&') {
+        let name = pair.split('=').next().unwrap_or_default();
+        if words(name)
+            .iter()
+            .any(|w| CREDENTIAL_WORDS.contains(&w.as_str()))
+        {
+            return Some(Credential {
+                what: format!("the query parameter `{name}`"),
+                help: format!(
+                    "{KEEP}: remove `{name}=` from the URL, give the route a `secret` and have the receiver verify the request's `X-Patrol-Signature` (HMAC-SHA256 of the body) instead"
+                ),
+            });
+        }
+    }
+    None
+}
+
+/// `/services/T…/B…/…`: Slack's incoming-webhook path, also served by Slack-compatible
+/// hosts and proxies.
+fn slack_hook_path(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(parts.as_slice(), ["services", team, bot, token]
+        if team.starts_with('T') && bot.starts_with('B') && !token.is_empty())
+}
+
+/// A query parameter's name in lowercase words: `X-Amz-Signature` → x, amz, signature;
+/// `apiKey` → api, key; `access_token` → access, token.
+fn words(name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        word.push(c.to_ascii_lowercase());
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
 /// Secrets Manager names: 1–512 of `A-Za-z0-9/_+=.@-`, or a secret's ARN. Values that
 /// look like the secret itself (URLs, Slack tokens) are rejected so they never land in git.
 fn check_secret_name(s: &str) -> Result<(), String> {
@@ -259,4 +392,52 @@ fn check_secret_name(s: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_url_credentials_are_found() {
+        for (url, what) in [
+            ("https://user:pass@siem.example.com/in", "before `@`"),
+            ("https://token@siem.example.com/in", "before `@`"),
+            ("https://siem.example.com/in?token=abc", "`token`"),
+            ("https://siem.example.com/in?a=1&api_key=abc", "`api_key`"),
+            ("https://siem.example.com/in?apiKey=abc", "`apiKey`"),
+            ("https://x.blob.core.windows.net/c?sv=1&sig=abc", "`sig`"),
+            (
+                "https://b.s3.amazonaws.com/k?X-Amz-Signature=abc",
+                "`X-Amz-Signature`",
+            ),
+            ("https://siem.example.com/in?secret=abc#frag", "`secret`"),
+            ("https://siem.example.com/in?key=abc", "`key`"),
+            (
+                "https://hooks.slack.com/services/T000/B000/XXXX",
+                "incoming-webhook",
+            ),
+            (
+                "https://chat.example.com/services/T0AB/B0CD/abcdef",
+                "incoming-webhook",
+            ),
+            ("https://discord.com/api/webhooks/1/abc", "incoming-webhook"),
+            (
+                "https://acme.webhook.office.com/webhookb2/abc",
+                "incoming-webhook",
+            ),
+        ] {
+            let found = url_credential(url).unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(found.what.contains(what), "{url}: {found:?}");
+            assert!(found.help.contains("Secrets Manager"), "{url}: {found:?}");
+        }
+        for url in [
+            "https://siem.example.com/patrol",
+            "https://siem.example.com/in?monkey=1&keyboard=2&source=patrol",
+            "https://siem.example.com/services/alerts",
+            "https://siem.example.com:8443/in#token",
+        ] {
+            assert_eq!(url_credential(url), None, "{url}");
+        }
+    }
 }

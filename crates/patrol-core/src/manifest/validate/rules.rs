@@ -1,9 +1,8 @@
 //! One `[rules.<id>]` table into a normalized [`Rule`]: description, severity, handler,
-//! message, condition, routes, params, permissions and tests.
+//! message, condition, routes, permissions and tests; its `params` are checked in `params`,
+//! its `references` in `references`.
 
 use std::collections::BTreeSet;
-
-use serde_json::{Map, Value};
 
 use super::{Cx, DEFAULT_HANDLER, bad_severity, span};
 use crate::diagnostic::Diagnostic;
@@ -211,22 +210,7 @@ impl Cx<'_> {
             }
         };
 
-        let params = match &r.params {
-            Some(p) => match serde_json::to_value(p.get_ref()) {
-                Ok(Value::Object(map)) => map,
-                _ => {
-                    self.err(
-                        Diagnostic::new(
-                            "invalid-params",
-                            format!("rule `{rid}`: params cannot be represented as JSON"),
-                        )
-                        .at(span(p)),
-                    );
-                    Map::new()
-                }
-            },
-            None => Map::new(),
-        };
+        let params = self.params(rid, r, &handler);
 
         let permissions: Vec<String> = r
             .permissions
@@ -323,12 +307,7 @@ impl Cx<'_> {
             }
         }
 
-        let references: Vec<String> = r
-            .references
-            .iter()
-            .flatten()
-            .map(|s| s.get_ref().clone())
-            .collect();
+        let references = self.references(rid, r.references.as_ref());
         let suppress: Vec<Suppression> = r
             .suppress
             .iter()

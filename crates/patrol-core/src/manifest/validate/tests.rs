@@ -222,3 +222,162 @@ fn suppressions_are_checked() {
     let m = validate_str(&ok, "rules.toml", &options).expect("valid");
     assert_eq!(m.rules[0].suppress[0].expires, "2027-01-31");
 }
+
+/// A rule with two event tests, for appending rules to [`GOOD`].
+fn rule(id: &str, body: &str) -> String {
+    format!(
+        "\n[rules.{id}]\ndescription = \"{id}\"\nseverity = \"high\"\ntrigger.cloudtrail = {{ eventSource = \"iam.amazonaws.com\", eventName = [\"PutRolePolicy\"] }}\ntests = [{{ event = \"a.json\", expect = \"alert\" }}, {{ event = \"b.json\", expect = \"quiet\" }}]\n{body}\n"
+    )
+}
+
+#[test]
+fn param_values_are_checked_against_their_types() {
+    let text = GOOD.to_owned()
+        + &rule(
+            "admin-role-granted",
+            r#"condition = 'policy_grants(detail.requestParameters.policyDocument, [], params.disallowed_arns) && size(policy_external_accounts(detail.requestParameters.policyDocument, params.trusted_accounts)) > 0 && params.max_age_days > 0'
+params.disallowed_arns = ["arn:aws:iam::*:role/admin*", "arn:aws:iam:*:role/x", "role/admin"]
+params.trusted_accounts = ["111122223333", 444455556666, "1111-2222-3333"]
+params.max_age_days = 0"#,
+        );
+    insta::assert_snapshot!(check(&text).expect_err("invalid"));
+}
+
+#[test]
+fn params_without_a_type_are_errors_with_a_hint() {
+    let text = GOOD.to_owned()
+        + &rule(
+            "typed-by-nothing",
+            r#"message = "{{ params.owners }} {{ params.team }} {{ params.disallowed_arns }}"
+params.owners = ["secops"]
+params.team = "secops"
+params.disallowed_arns = ["arn:aws:iam::*:role/admin*"]
+params.Bad-Name = 1
+params_types = { team = "strng", disallowed_arns = "string_list", ghost = "string" }"#,
+        );
+    insta::assert_snapshot!(check(&text).expect_err("invalid"));
+}
+
+#[test]
+fn params_read_by_conditions_and_templates_must_be_set() {
+    let text = GOOD.to_owned()
+        + &rule(
+            "shared-outside",
+            r#"condition = 'size(policy_external_accounts(detail.requestParameters.policyDocument, params.trusted_acounts)) > 0 && (!has(params.optional) || params.optional)'
+message = "{{ params.owner }} shares with {{ detail.x }}"
+params.trusted_accounts = ["111122223333"]
+params.optional = true
+params_types = { optional = "boolean" }"#,
+        );
+    insta::assert_snapshot!(check(&text).expect_err("invalid"));
+}
+
+#[test]
+fn param_types_come_from_handlers_declarations_and_condition_functions() {
+    let text = GOOD.to_owned()
+        + &rule(
+            "payroll-granted",
+            r#"condition = 'policy_grants(detail.requestParameters.policyDocument, params.actions, params.payroll) && size(policy_external_accounts(detail.requestParameters.policyDocument, params.trusted_accounts)) == 0 && !(actor in params.owners)'
+message = "{{ actor }} granted payroll access; owners: {{ params.owners | join(', ') }}"
+params.payroll = ["arn:aws:s3:::payroll-*"]
+params.actions = ["s3:GetObject"]
+params.trusted_accounts = ["111122223333"]
+params.owners = ["arn:aws:iam::111122223333:role/payroll-admin"]
+params_types = { owners = "string_list" }"#,
+        );
+    let m = check(&text).unwrap_or_else(|e| panic!("{e}"));
+    let r = m.rule("payroll-granted").expect("rule");
+    assert_eq!(r.params["payroll"], json!(["arn:aws:s3:::payroll-*"]));
+    assert_eq!(r.params["trusted_accounts"], json!(["111122223333"]));
+    // `payroll` is typed `arn_globs` by `policy_grants`: a bad glob is reported.
+    let bad = text.replace("arn:aws:s3:::payroll-*", "s3://payroll");
+    let err = check(&bad).expect_err("invalid");
+    assert!(
+        err.contains(
+            "error[invalid-param]: rule `payroll-granted`: `params.payroll[0]` (arn_globs)"
+        ),
+        "{err}"
+    );
+    // A string list where `policy_external_accounts` takes account ids.
+    let conflict = text
+        .replace(
+            "owners = \"string_list\" }",
+            "owners = \"string_list\", trusted = \"string_list\" }\nparams.trusted = [\"x\"]",
+        )
+        .replace("params.trusted_accounts))", "params.trusted))");
+    let err = check(&conflict).expect_err("invalid");
+    assert!(err.contains("error[param-type-conflict]"), "{err}");
+}
+
+#[test]
+fn a_custom_handler_takes_only_what_it_or_the_rule_declares() {
+    let text = GOOD.to_owned()
+        + r#"
+[rules.stale-access-key]
+description = "An access key is older than the limit"
+severity = "medium"
+handler = "stale-access-keys"
+trigger.schedule = "rate(1 day)"
+params.max_age_days = 90
+"#;
+    let options = ValidateOptions {
+        handlers: vec!["notify".into(), "stale-access-keys".into()],
+        ..ValidateOptions::default()
+    };
+    let err = validate_str(&text, "rules.toml", &options)
+        .map_err(|d| crate::diagnostic::render_all(&d, "rules.toml", &text))
+        .expect_err("invalid");
+    assert!(
+        err.contains(
+            "error[undeclared-param]: rule `stale-access-key`: `params.max_age_days` has no type"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("handler `stale-access-keys` declares no parameters"),
+        "{err}"
+    );
+    let declared = text.replace(
+        "params.max_age_days = 90",
+        "params.max_age_days = 90\nparams_types = { max_age_days = \"positive_integer\" }",
+    );
+    let m = validate_str(&declared, "rules.toml", &options).expect("valid");
+    assert_eq!(
+        m.rule("stale-access-key").expect("rule").params["max_age_days"],
+        json!(90)
+    );
+}
+
+#[test]
+fn references_are_checked_for_shape() {
+    let text = GOOD.to_owned()
+        + r#"references = ["T1078.004", "TA0001", "CIS-AWS-1.7", "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_root-user.html", "t1078", "T1078/004", "CIS 1.7", "http://example.com", "MITRE", "T1078.004"]
+"#;
+    insta::assert_snapshot!(check(&text).expect_err("invalid"));
+    let ok = GOOD.to_owned() + "references = [\"T1078.004\", \"CIS-AWS-1.7\"]\n";
+    let m = check(&ok).expect("valid");
+    assert_eq!(m.rules[0].references, ["T1078.004", "CIS-AWS-1.7"]);
+}
+
+/// Regression: webhook route URLs carrying credentials were accepted, and so committed
+/// to git and deployed in clear text.
+#[test]
+fn webhook_route_urls_with_credentials_are_rejected() {
+    let text = GOOD.to_owned()
+        + r#"
+[notify.siem-userinfo]
+type = "webhook"
+url = "https://patrol:hunter2@siem.example.com/ingest"
+[notify.siem-token]
+type = "webhook"
+url = "https://siem.example.com/ingest?source=patrol&token=abc123"
+[notify.slack-hook]
+type = "webhook"
+url = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+[notify.siem]
+type = "webhook"
+url = "https://siem.example.com/ingest?source=patrol"
+secret = "patrol/siem-signing"
+"#;
+    insta::assert_snapshot!(check(&text).expect_err("invalid"));
+}
