@@ -18,5 +18,12 @@ export const PATROL_STATE_TABLE = 'PATROL_STATE_TABLE';
  */
 export const PATROL_FAILURE_QUEUE_URL = 'PATROL_FAILURE_QUEUE_URL';
 
+/**
+ * The function's timeout in whole seconds. Lambda gives each invocation its deadline but not
+ * the timeout, which the function needs to know how long another invocation may still hold
+ * a dedup claim.
+ */
+export const PATROL_FUNCTION_TIMEOUT_SECONDS = 'PATROL_FUNCTION_TIMEOUT_SECONDS';
+
 /** `tracing` filter for the Rust function. */
 export const RUST_LOG = 'RUST_LOG';

@@ -12,6 +12,7 @@ import type { AlertTopic } from './alert-topic';
 import {
   PATROL_CONFIG,
   PATROL_FAILURE_QUEUE_URL,
+  PATROL_FUNCTION_TIMEOUT_SECONDS,
   PATROL_STATE_TABLE,
   PATROL_TOPIC_ARN_PREFIX,
   RUST_LOG,
@@ -152,6 +153,7 @@ export class HandlerFunction extends Construct {
       [PATROL_TOPIC_ARN_PREFIX]: Fn.sub('arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:'),
       [PATROL_STATE_TABLE]: props.stateTable.table.tableName,
       [PATROL_FAILURE_QUEUE_URL]: this.failures.queue.queueUrl,
+      [PATROL_FUNCTION_TIMEOUT_SECONDS]: String(HANDLER_TIMEOUT.toSeconds()),
       [RUST_LOG]: 'info',
     };
     const common = {

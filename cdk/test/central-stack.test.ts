@@ -4,7 +4,14 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type { PatrolCentralStack } from '../lib/central-stack';
 import { Bundling } from 'cargo-lambda-cdk/lib/bundling';
 import { describe, expect, it, vi } from 'vitest';
-import { PATROL_CONFIG, PATROL_FAILURE_QUEUE_URL, PATROL_STATE_TABLE, PATROL_TOPIC_ARN_PREFIX, RUST_LOG } from '../lib/env';
+import {
+  PATROL_CONFIG,
+  PATROL_FAILURE_QUEUE_URL,
+  PATROL_FUNCTION_TIMEOUT_SECONDS,
+  PATROL_STATE_TABLE,
+  PATROL_TOPIC_ARN_PREFIX,
+  RUST_LOG,
+} from '../lib/env';
 import { CONFIG_PATH, type HandlerConfig } from '../lib/handler-config';
 import { CONTEXT_ARCHITECTURE, CONTEXT_CARGO_PROFILE, CONTEXT_OPERATORS_EMAIL } from '../lib/settings';
 import { logicalId, readFixture, synthManifest, writeTempManifest } from './app-under-test';
@@ -94,10 +101,24 @@ describe('root-console-login manifest', () => {
           [PATROL_TOPIC_ARN_PREFIX]: { 'Fn::Sub': 'arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:' },
           [PATROL_STATE_TABLE]: { Ref: logicalId(template, 'AWS::DynamoDB::Table', 'State') },
           [PATROL_FAILURE_QUEUE_URL]: { Ref: queueId },
+          [PATROL_FUNCTION_TIMEOUT_SECONDS]: '60',
           [RUST_LOG]: 'info',
         },
       },
     });
+  });
+
+  it("tells each handler function its own timeout (the dedup claim's in-flight time)", () => {
+    const functions = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: { Environment: { Variables: { [PATROL_CONFIG]: CONFIG_PATH } } },
+      }),
+    );
+    expect(functions.length).toBeGreaterThan(0);
+    for (const f of functions) {
+      const props = f.Properties as { Timeout: number; Environment: { Variables: Record<string, string> } };
+      expect(props.Environment.Variables[PATROL_FUNCTION_TIMEOUT_SECONDS]).toBe(String(props.Timeout));
+    }
   });
 
   it('names the topics so the function can build their ARNs', () => {

@@ -46,8 +46,11 @@ describe.runIf(fs.existsSync(DEFAULT_PATROL_BIN))('the real patrol binary and ru
     const manifest = loadManifest(DEFAULT_MANIFEST, { patrolBin: DEFAULT_PATROL_BIN });
     expect(manifest.rules.length).toBeGreaterThan(0);
     const { template } = synthManifest(DEFAULT_MANIFEST, {}, DEFAULT_PATROL_BIN);
-    // one function per handler, whatever the number of rules
-    template.resourceCountIs('AWS::Lambda::Function', new Set(manifest.rules.map((r) => r.handler)).size);
+    // one function per handler, whatever the number of rules, plus one per handler that
+    // has webhook rules (behind the function URL, with its own reserved concurrency)
+    const handlers = new Set(manifest.rules.map((r) => r.handler));
+    const webhookHandlers = new Set(manifest.rules.filter((r) => r.trigger.type === 'webhook').map((r) => r.handler));
+    template.resourceCountIs('AWS::Lambda::Function', handlers.size + webhookHandlers.size);
     // CloudFormation refuses a template with more than 500 resources.
     expect(Object.keys(template.toJSON().Resources as object).length).toBeLessThan(500);
   });

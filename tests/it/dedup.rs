@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{STATE_TABLE, root_login_event, shipped_rule, webhook_route};
 
-const RULE_ID: &str = "root-console-login";
+pub(crate) const RULE_ID: &str = "root-console-login";
 
 /// The shipped `root-console-login` with one window per account and hour, sending to a
 /// local webhook; the config file and the function's environment (the file must outlive
 /// the invocations).
-fn dedup_function(
+pub(crate) fn dedup_function(
     moto: &Moto,
     capture: &CaptureServer,
     table: Option<&str>,
@@ -40,16 +40,16 @@ fn dedup_function(
 }
 
 /// The feed invocation of `event`.
-fn signin(event: &Value) -> Value {
+pub(crate) fn signin(event: &Value) -> Value {
     function::feed("signin", event)
 }
 
 /// The rule's result in a response.
-fn result(out: &Value) -> &Value {
+pub(crate) fn result(out: &Value) -> &Value {
     &out["rules"][0]
 }
 
-fn sent(out: &Value) -> bool {
+pub(crate) fn sent(out: &Value) -> bool {
     result(out)["sent"]
         .as_object()
         .is_some_and(|routes| routes.len() == 1)
@@ -124,11 +124,11 @@ async fn dedup_rule_without_a_table_fails_the_cold_start() -> anyhow::Result<()>
 }
 
 /// `root-console-login#<account>`: the window of every event below.
-const DEDUP_PK: &str = "root-console-login#123837392027";
+pub(crate) const DEDUP_PK: &str = "root-console-login#123837392027";
 
 /// Another root sign-in to the same account (the same dedup key) 17 minutes after
 /// [`root_login_event`], inside its one-hour window; `None` drops the event's id.
-fn another_root_login(event_id: Option<&str>) -> anyhow::Result<Value> {
+pub(crate) fn another_root_login(event_id: Option<&str>) -> anyhow::Result<Value> {
     let path = paths::workspace().join("tests/events/signin/root-console-login.json");
     let mut record: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
     let fields = record
@@ -142,7 +142,7 @@ fn another_root_login(event_id: Option<&str>) -> anyhow::Result<Value> {
     Ok(patrol_core::event::to_eventbridge(record)?)
 }
 
-fn unix_now() -> anyhow::Result<i64> {
+pub(crate) fn unix_now() -> anyhow::Result<i64> {
     Ok(i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -153,7 +153,7 @@ fn unix_now() -> anyhow::Result<i64> {
 /// Claims `event`'s window through the function's own code and never settles it: what an
 /// invocation leaves behind when delivery failed and releasing the window failed too (or
 /// while it is still delivering), as seen `age_seconds` later.
-async fn leave_undelivered_claim(
+pub(crate) async fn leave_undelivered_claim(
     moto: &Moto,
     event: &Value,
     age_seconds: i64,
@@ -192,7 +192,7 @@ async fn leave_undelivered_claim(
 }
 
 /// The window's item: (`event_id`, `delivered`), `None` when there is none.
-async fn dedup_window(
+pub(crate) async fn dedup_window(
     ddb: &aws_sdk_dynamodb::Client,
 ) -> anyhow::Result<Option<(Option<String>, Option<bool>)>> {
     let out = ddb
@@ -216,7 +216,7 @@ async fn dedup_window(
     }))
 }
 
-const ROOT_LOGIN_ID: &str = "0a9b3c5e-2f47-4d6b-9a1e-6c2d8f0b4e71";
+pub(crate) const ROOT_LOGIN_ID: &str = "0a9b3c5e-2f47-4d6b-9a1e-6c2d8f0b4e71";
 
 #[tokio::test]
 async fn dedup_retry_is_sent_when_the_failed_attempt_could_not_release_its_window()

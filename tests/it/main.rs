@@ -7,12 +7,20 @@
 //! (`make test` provides them).
 
 mod cli;
+mod deadline;
 mod dedup;
+mod dedup_time;
+mod degraded;
+mod failure_record;
 mod fixtures;
+mod github;
 mod heartbeat;
 mod ledger;
 mod notify;
 mod replay;
+mod rotation;
 mod routes;
 mod sns;
+mod suppress_expiry;
 mod webhook;
+mod webhook_abuse;

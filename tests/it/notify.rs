@@ -54,8 +54,11 @@ async fn shipped_rules_deliver_a_root_sign_in_to_the_security_topic() -> anyhow:
         .ok_or_else(|| anyhow::anyhow!("no feed holds root-console-login: {config}"))?;
     let file = ConfigFile::write(&config)?;
     moto.state_table(STATE_TABLE).await?;
+    // rules.toml has webhook rules, which need the failure queue.
+    let (_, queue_url) = moto.queue("patrol-notify-failures").await?;
     let mut env = env(&moto, &file);
     env.push(("PATROL_STATE_TABLE", STATE_TABLE.to_owned()));
+    env.push(("PATROL_FAILURE_QUEUE_URL", queue_url));
     let event = root_login_event()?;
 
     let out = response(&invoke(&env, &function::feed(&feed, &event)).await?)?;

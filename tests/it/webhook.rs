@@ -3,7 +3,7 @@
 //! secret; what cannot be delivered goes to the failure queue (function URLs are never
 //! retried).
 
-use patrol_aws::signature::sign;
+use patrol_aws::signature::{sign, sign_generic};
 use patrol_tests::capture::CaptureServer;
 use patrol_tests::function::{invoke, response};
 use patrol_tests::handler_config::{ConfigFile, config};
@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use crate::fixtures::{GITHUB_SECRET, moto_with_secrets, rule, webhook_route};
 
-const DEPLOY_SECRET: &str = "deploy-hook-secret";
-const PUBLICIZED: &str = r#"{"action":"publicized","repository":{"full_name":"acme/payroll"},"sender":{"login":"octocat"}}"#;
+pub(crate) const DEPLOY_SECRET: &str = "deploy-hook-secret";
+pub(crate) const PUBLICIZED: &str = r#"{"action":"publicized","repository":{"full_name":"acme/payroll"},"sender":{"login":"octocat"}}"#;
 
-fn github_rule() -> Value {
+pub(crate) fn github_rule() -> Value {
     let mut r = rule(
         "github-repo-publicized",
         json!({"type": "webhook", "provider": "github", "secret": "patrol/github-webhook"}),
@@ -27,7 +27,7 @@ fn github_rule() -> Value {
     r
 }
 
-fn deploy_rule() -> Value {
+pub(crate) fn deploy_rule() -> Value {
     let mut r = rule(
         "deploy-to-production",
         json!({"type": "webhook", "provider": "generic", "secret": "patrol/deploy-hook"}),
@@ -39,7 +39,7 @@ fn deploy_rule() -> Value {
 
 /// Moto with the secrets and the failure queue; the function's config file and
 /// environment, its webhook rules sending to `siem_url`.
-async fn function(
+pub(crate) async fn function(
     capture: &CaptureServer,
     siem_url: &str,
 ) -> anyhow::Result<(Moto, ConfigFile, Vec<(&'static str, String)>, String)> {
@@ -63,7 +63,15 @@ async fn function(
     Ok((moto, file, env, queue_url))
 }
 
-fn request(path: &str, headers: Value, body: &str) -> Value {
+pub(crate) fn unix_now() -> anyhow::Result<i64> {
+    Ok(i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    )?)
+}
+
+pub(crate) fn request(path: &str, headers: Value, body: &str) -> Value {
     json!({
         "version": "2.0", "rawPath": path, "rawQueryString": "", "headers": headers,
         "requestContext": {"accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
@@ -75,7 +83,7 @@ fn request(path: &str, headers: Value, body: &str) -> Value {
     })
 }
 
-fn github(path: &str, body: &str, signature: &str) -> Value {
+pub(crate) fn github(path: &str, body: &str, signature: &str) -> Value {
     request(
         path,
         json!({"content-type": "application/json", "x-github-event": "repository",
@@ -85,7 +93,7 @@ fn github(path: &str, body: &str, signature: &str) -> Value {
     )
 }
 
-fn answer(outcome: &Outcome) -> anyhow::Result<(i64, Value)> {
+pub(crate) fn answer(outcome: &Outcome) -> anyhow::Result<(i64, Value)> {
     let r = response(outcome)?;
     let status = r["statusCode"].as_i64().unwrap_or_default();
     let body: Value = serde_json::from_str(r["body"].as_str().unwrap_or("null"))?;
@@ -129,11 +137,13 @@ async fn the_path_names_the_webhook_rule_and_unknown_paths_are_404() -> anyhow::
     let capture = CaptureServer::start()?;
     let (_moto, _file, env, _) = function(&capture, &capture.url("/siem")).await?;
     let body = r#"{"service":"payments"}"#;
+    let now = unix_now()?;
     let deploy = |path: &str, secret: &[u8]| {
         request(
             path,
             json!({"content-type": "application/json", "x-patrol-event": "deploy",
-                "x-signature-256": sign(secret, body.as_bytes())}),
+                "x-patrol-timestamp": now.to_string(),
+                "x-signature-256": sign_generic(secret, now, body.as_bytes())}),
             body,
         )
     };

@@ -1,6 +1,7 @@
 //! A local HTTP server that records every request (method, path, headers, body) and
 //! answers each with the next status of a list (the last one repeated): the Slack,
-//! PagerDuty and webhook endpoints of the end-to-end tests. Stopped on drop.
+//! PagerDuty and webhook endpoints of the end-to-end tests. Stopped on drop. And
+//! [`SilentServer`], which accepts connections and never answers.
 
 use std::sync::{Arc, Mutex};
 
@@ -112,6 +113,60 @@ impl CaptureServer {
             .into_iter()
             .filter(|r| r.path == path)
             .collect()
+    }
+}
+
+/// An endpoint that accepts connections and never answers (it reads nothing and writes
+/// nothing): what a hung sink, or a hung AWS endpoint, looks like to a client. Stopped on
+/// drop.
+#[derive(Debug)]
+pub struct SilentServer {
+    pub port: u16,
+    /// The connections it accepted, kept open.
+    accepted: Arc<Mutex<Vec<std::net::TcpStream>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentServer {
+    pub fn start() -> anyhow::Result<Self> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        listener.set_nonblocking(true)?;
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (held, stopped) = (Arc::clone(&accepted), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Ok(mut h) = held.lock() {
+                            h.push(stream);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        Ok(Self {
+            port,
+            accepted,
+            stop,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// How many connections it accepted.
+    pub fn connections(&self) -> usize {
+        self.accepted.lock().map(|a| a.len()).unwrap_or_default()
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -13,6 +13,22 @@ pub async fn invoke(env: &[(&'static str, String)], payload: &Value) -> anyhow::
     Ok(run(env, payload).await?.outcome)
 }
 
+/// Like [`run`], for an invocation whose deadline is `deadline` away: the function is
+/// killed then if it has not answered ([`Outcome::TimedOut`]), as Lambda does.
+pub async fn run_with_deadline(
+    env: &[(&'static str, String)],
+    payload: &Value,
+    deadline: Duration,
+) -> anyhow::Result<Run> {
+    let binary = paths::built_binary("notify")?;
+    let env = env.to_vec();
+    let payload = payload.to_string();
+    tokio::task::spawn_blocking(move || {
+        RuntimeApi::run_with_deadline(&binary, &env, &payload, deadline)
+    })
+    .await?
+}
+
 /// Like [`invoke`], with what the function printed.
 pub async fn run(env: &[(&'static str, String)], payload: &Value) -> anyhow::Result<Run> {
     let binary = paths::built_binary("notify")?;

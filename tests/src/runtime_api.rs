@@ -3,6 +3,10 @@
 //! function's response or error, then holds the next `/next` poll as Lambda does between
 //! invocations. The process is killed on drop; what it printed until then (its log, and the
 //! embedded-metric-format lines CloudWatch would turn into metrics) is kept.
+//!
+//! [`RuntimeApi::run_with_deadline`] plays Lambda's timeout too: the invocation's deadline
+//! (`Lambda-Runtime-Deadline-Ms`) is that far away, and a function that has not answered
+//! by then is killed ([`Outcome::TimedOut`]), with whatever it had not yet recorded.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,6 +37,8 @@ pub enum Outcome {
         status: String,
         stderr: String,
     },
+    /// No answer by the invocation's deadline: killed, as Lambda does.
+    TimedOut,
 }
 
 /// One invocation: its outcome, and what the process printed until it answered (or exited).
@@ -41,7 +47,12 @@ pub struct Run {
     pub outcome: Outcome,
     pub stdout: String,
     pub stderr: String,
+    /// From the invocation being served to the answer.
+    pub elapsed: Duration,
 }
+
+/// Lambda's invocation deadline, as the tests set it.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 pub struct RuntimeApi {
@@ -77,6 +88,29 @@ impl RuntimeApi {
         event: &str,
         timeout: Duration,
     ) -> anyhow::Result<Run> {
+        Self::run(binary, env, event, DEFAULT_DEADLINE, Err(timeout))
+    }
+
+    /// Runs `binary` for one invocation of `event` whose deadline is `deadline` away, and
+    /// kills it then if it has not answered ([`Outcome::TimedOut`]).
+    pub fn run_with_deadline(
+        binary: &Path,
+        env: &[(&str, String)],
+        event: &str,
+        deadline: Duration,
+    ) -> anyhow::Result<Run> {
+        Self::run(binary, env, event, deadline, Ok(()))
+    }
+
+    /// `limit`: `Ok` to kill the function at the deadline, `Err(timeout)` to fail the
+    /// test when it has not answered after `timeout`.
+    fn run(
+        binary: &Path,
+        env: &[(&str, String)],
+        event: &str,
+        deadline: Duration,
+        limit: Result<(), Duration>,
+    ) -> anyhow::Result<Run> {
         let server = Server::http("127.0.0.1:0")
             .map_err(|e| anyhow::anyhow!("cannot start the Runtime API: {e}"))?;
         let addr = server
@@ -84,8 +118,9 @@ impl RuntimeApi {
             .to_ip()
             .context("Runtime API is not on an IP address")?;
         let (tx, rx) = mpsc::channel::<Outcome>();
+        let (served_tx, served_rx) = mpsc::channel::<std::time::Instant>();
         let event = event.to_owned();
-        let serve = std::thread::spawn(move || serve(server, &event, tx));
+        let serve = std::thread::spawn(move || serve(server, &event, deadline, tx, served_tx));
 
         let child = Command::new(binary)
             .env_clear()
@@ -110,10 +145,14 @@ impl RuntimeApi {
         let stdout = drain(api.child.stdout.take());
         let stderr = drain(api.child.stderr.take());
 
-        let deadline = std::time::Instant::now() + timeout;
+        let started = std::time::Instant::now();
+        let mut served_at = None;
         // The answer, or how the process exited without one.
         let answer = loop {
-            if let Ok(outcome) = rx.recv_timeout(Duration::from_millis(50)) {
+            if let Ok(at) = served_rx.try_recv() {
+                served_at = Some(at);
+            }
+            if let Ok(outcome) = rx.recv_timeout(Duration::from_millis(20)) {
                 drop(serve); // the thread ends with the process
                 break Ok(outcome);
             }
@@ -121,11 +160,23 @@ impl RuntimeApi {
                 // A last answer may have arrived just before the exit.
                 break rx.try_recv().map_err(|_| status);
             }
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "the function did not answer within {timeout:?}"
-            );
+            match limit {
+                Ok(()) => {
+                    if served_at.is_some_and(|at| at.elapsed() >= deadline) {
+                        break Ok(Outcome::TimedOut);
+                    }
+                    anyhow::ensure!(
+                        started.elapsed() < deadline + Duration::from_secs(60),
+                        "the invocation was never served"
+                    );
+                }
+                Err(timeout) => anyhow::ensure!(
+                    started.elapsed() < timeout,
+                    "the function did not answer within {timeout:?}"
+                ),
+            }
         };
+        let elapsed = served_at.unwrap_or(started).elapsed();
         drop(api); // killed: its pipes reach their end
         let stdout = stdout.join().unwrap_or_default();
         let stderr = stderr.join().unwrap_or_default();
@@ -137,6 +188,7 @@ impl RuntimeApi {
             outcome,
             stdout,
             stderr,
+            elapsed,
         })
     }
 }
@@ -152,7 +204,13 @@ fn header(name: &str, value: &str) -> Option<Header> {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
 }
 
-fn serve(server: Server, event: &str, tx: mpsc::Sender<Outcome>) {
+fn serve(
+    server: Server,
+    event: &str,
+    deadline: Duration,
+    tx: mpsc::Sender<Outcome>,
+    served_tx: mpsc::Sender<std::time::Instant>,
+) {
     let mut served = false;
     let mut held = Vec::new(); // later polls: answered never, as between invocations
     for mut req in server.incoming_requests() {
@@ -171,9 +229,10 @@ fn serve(server: Server, event: &str, tx: mpsc::Sender<Outcome>) {
                 continue;
             }
             served = true;
+            let _ = served_tx.send(std::time::Instant::now());
             let deadline_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() + 30_000)
+                .map(|d| d.as_millis() + deadline.as_millis())
                 .unwrap_or_default();
             let mut resp = Response::from_string(event.to_owned());
             let headers: HashMap<&str, String> = HashMap::from([

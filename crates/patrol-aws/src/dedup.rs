@@ -22,13 +22,23 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-/// How long an undelivered claim of another event counts as in flight. Lambda stops every
-/// invocation within 15 minutes (its maximum timeout), so after that the invocation that
-/// claimed the window has ended without delivering and without releasing (it crashed, or
-/// its delivery and its release both failed). Its own retry re-claims the window by event
-/// id whenever it comes; other events stop waiting for it and the next one takes the window
-/// over and is sent.
-pub const IN_FLIGHT: Duration = Duration::from_secs(15 * 60);
+/// How much later than its invocation's end a claim still counts as in flight: claims are
+/// stamped and judged by the wall clocks of different Lambda hosts.
+pub const CLOCK_MARGIN: Duration = Duration::from_secs(30);
+
+/// How long an undelivered claim of another event counts as in flight when the function's
+/// timeout is unknown: Lambda's longest timeout (15 minutes) and [`CLOCK_MARGIN`].
+pub const IN_FLIGHT: Duration = Duration::from_secs(15 * 60 + 30);
+
+/// How long an undelivered claim of another event counts as in flight, for a function whose
+/// timeout is `function_timeout`: Lambda stops every invocation at its timeout, so after
+/// that (and [`CLOCK_MARGIN`]) the invocation that claimed the window has ended without
+/// delivering and without releasing (it crashed, or its delivery and its release both
+/// failed). Its own retry re-claims the window by event id whenever it comes; other events
+/// stop waiting for it and the next one takes the window over and is sent.
+pub fn in_flight(function_timeout: Duration) -> Duration {
+    function_timeout.saturating_add(CLOCK_MARGIN)
+}
 
 /// What the table said about an alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +65,10 @@ pub struct Ticket {
 pub struct ClaimRequest<'a> {
     pub rule: &'a str,
     pub key: &'a str,
-    /// The event's time, unix seconds: windows are measured in event time.
+    /// The event's time, unix seconds: windows are measured in event time. A time later
+    /// than `now` is taken as `now`: an event dated in the future (a wrong clock, a forged
+    /// record) must not open a window that holds back every real alert of its key until
+    /// that date.
     pub event_time: i64,
     pub window_seconds: u64,
     /// Lets a retry of the same event re-claim the window its earlier attempt left
@@ -69,6 +82,7 @@ pub struct ClaimRequest<'a> {
 pub struct DedupTable {
     client: Client,
     table: String,
+    in_flight: Duration,
 }
 
 pub fn partition_key(rule: &str, key: &str) -> String {
@@ -82,13 +96,14 @@ pub fn partition_key(rule: &str, key: &str) -> String {
 ///   after the earlier attempt failed to deliver and failed to release, which is sent
 ///   (a duplicate delivery of the event racing its first one is sent too: a retry and a
 ///   race look alike, and only the retry must not be held back);
-/// - the item is undelivered and older than [`IN_FLIGHT`]: its invocation is over and
+/// - the item is undelivered and older than the in-flight time ([`in_flight`]): its
+///   invocation is over and
 ///   whether a retry will ever come is unknown, so this alert takes the window over;
 /// - an event without an id cannot recognize its own earlier claim, so any undelivered
 ///   claim lets it through: sending twice is better than losing its retry.
 ///
 /// What stays a duplicate: a delivered claim inside its window, and another event's
-/// undelivered claim younger than [`IN_FLIGHT`]. Sending in the second case would page once
+/// undelivered claim younger than the in-flight time. Sending in the second case would page once
 /// per event in exactly the bursts dedup exists for, and nothing is lost by waiting: that
 /// claim's invocation either delivers, or fails loudly (an error Lambda retries and
 /// dead-letters, or the failure queue of a function URL), and its retry re-claims the
@@ -116,8 +131,21 @@ fn new_claim_id() -> String {
 }
 
 impl DedupTable {
+    /// A table whose claims count as in flight for [`IN_FLIGHT`]; see
+    /// [`DedupTable::with_in_flight`].
     pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+        Self {
+            client,
+            table,
+            in_flight: IN_FLIGHT,
+        }
+    }
+
+    /// How long another event's undelivered claim holds the window: [`in_flight`] of the
+    /// function's timeout.
+    pub fn with_in_flight(mut self, in_flight: Duration) -> Self {
+        self.in_flight = in_flight;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -127,8 +155,9 @@ impl DedupTable {
     pub async fn claim(&self, req: ClaimRequest<'_>) -> Result<Claim, String> {
         let pk = partition_key(req.rule, req.key);
         let window = i64::try_from(req.window_seconds).unwrap_or(i64::MAX);
-        let expires_at = req.event_time.saturating_add(window);
-        let in_flight = i64::try_from(IN_FLIGHT.as_secs()).unwrap_or(i64::MAX);
+        let event_time = req.event_time.min(req.now);
+        let expires_at = event_time.saturating_add(window);
+        let in_flight = i64::try_from(self.in_flight.as_secs()).unwrap_or(i64::MAX);
         let claim_id = new_claim_id();
         let mut put = self
             .client
@@ -140,10 +169,7 @@ impl DedupTable {
             .item("claimed_at", AttributeValue::N(req.now.to_string()))
             .item("delivered", AttributeValue::Bool(false))
             .condition_expression(claim_condition(req.event_id.is_some()))
-            .expression_attribute_values(
-                ":event_time",
-                AttributeValue::N(req.event_time.to_string()),
-            )
+            .expression_attribute_values(":event_time", AttributeValue::N(event_time.to_string()))
             .expression_attribute_values(":false", AttributeValue::Bool(false));
         if let Some(id) = req.event_id {
             put = put
@@ -170,7 +196,7 @@ impl DedupTable {
     /// Records that the claim's alert reached its sinks, so later alerts inside the window
     /// (the same event's included) are duplicates. If this fails the claim stays
     /// undelivered: a retry of the same event would send it again (a duplicate, never a
-    /// loss) and other events wait at most [`IN_FLIGHT`] before one of them is sent.
+    /// loss) and other events wait at most the in-flight time before one of them is sent.
     pub async fn delivered(&self, ticket: &Ticket) -> Result<(), String> {
         self.client
             .update_item()
@@ -328,7 +354,39 @@ pub(crate) mod tests {
         assert_eq!(values[":event_time"]["N"], (NOW - 60).to_string());
         assert_eq!(values[":event_id"]["S"], "ev-1");
         assert_eq!(values[":false"]["BOOL"], false);
-        assert_eq!(values[":stale_before"]["N"], (NOW - 15 * 60).to_string());
+        assert_eq!(
+            values[":stale_before"]["N"],
+            (NOW - 15 * 60 - 30).to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_far_future_event_opens_its_window_from_now() {
+        let (table, seen) = fake_table(200, "{}");
+        let far_future = ClaimRequest {
+            event_time: 4_102_444_800, // 2100-01-01
+            ..request(Some("ev-future"))
+        };
+        table.claim(far_future).await.expect("claimed");
+        let (_, body) = only_request(&seen);
+        assert_eq!(body["Item"]["expires_at"]["N"], (NOW + 3600).to_string());
+        assert_eq!(
+            body["ExpressionAttributeValues"][":event_time"]["N"],
+            NOW.to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn claims_are_in_flight_for_the_function_timeout() {
+        let (client, seen) = fake_dynamodb(200, "{}");
+        let table = DedupTable::new(client, "patrol-dedup".into())
+            .with_in_flight(in_flight(Duration::from_secs(60)));
+        table.claim(request(Some("ev-4"))).await.expect("claimed");
+        let (_, body) = only_request(&seen);
+        assert_eq!(
+            body["ExpressionAttributeValues"][":stale_before"]["N"],
+            (NOW - 90).to_string()
+        );
     }
 
     #[tokio::test]

@@ -3,8 +3,13 @@
 //! retries with jittered exponential backoff (`backon`) on 429, 5xx, connect errors and
 //! timeouts.
 //!
+//! At most [`MAX_ANSWER`] bytes of an answer are read: an endpoint answering with an
+//! endless body must not fill the function's memory.
+//!
 //! Errors name the status, the host and a short excerpt of the answer, never the URL's
-//! path or query (a Slack webhook URL *is* a secret) and never a secret value.
+//! path or query (a Slack webhook URL *is* a secret) and never a secret value. An error's
+//! text starts `HTTP <status> from ` when the endpoint answered ([`status_of`] reads it
+//! back, for the sinks whose errors travel as text).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -18,6 +23,34 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// The most of an answer's body an error quotes.
 const EXCERPT_CHARS: usize = 200;
+/// The most of an answer's body that is read.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
+/// The status an HTTP sink's error names, if the endpoint answered (the text of
+/// [`HttpError::Status`]).
+pub fn status_of(error: &str) -> Option<u16> {
+    let rest = error.strip_prefix("HTTP ")?;
+    let (status, rest) = rest.split_once(' ')?;
+    if !rest.starts_with("from ") {
+        return None;
+    }
+    status.parse().ok()
+}
+
+/// At most [`MAX_ANSWER`] bytes of the body; what arrived before an error or a timeout.
+async fn read_capped(mut resp: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ANSWER {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(MAX_ANSWER - body.len());
+                body.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
 
 /// Accepts `https://` URLs, and `http://` only to a loopback host (local test servers).
 pub fn check_url(url: &str) -> Result<Url, String> {
@@ -156,7 +189,7 @@ impl HttpSender {
                     message: error_chain(&e.without_url()),
                 })?;
                 let status = resp.status().as_u16();
-                let text = resp.text().await.unwrap_or_default();
+                let text = read_capped(resp).await;
                 if (200..300).contains(&status) {
                     Ok(Answer { status, body: text })
                 } else {
@@ -319,6 +352,42 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("after 3 attempt(s)"), "{msg}");
         assert!(!msg.contains("secretpath"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn reads_at_most_64_kib_of_an_answer() {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let port = server.server_addr().to_ip().expect("ip").port();
+        std::thread::spawn(move || {
+            for req in server.incoming_requests() {
+                // 8 MiB, chunked (no length given).
+                let body = std::io::Read::take(std::io::repeat(b'x'), 8 << 20);
+                let resp = tiny_http::Response::new(200.into(), vec![], body, None, None);
+                let _ = req.respond(resp);
+            }
+        });
+        let url = check_url(&format!("http://127.0.0.1:{port}/hook")).expect("loopback");
+        let answer = fast()
+            .post_json(&url, b"{}".to_vec(), &[], &[])
+            .await
+            .expect("200");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body.len(), MAX_ANSWER);
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_status_for_status_of() {
+        let (url, _) = server(vec![403], "invalid_token");
+        let err = fast()
+            .post_json(&url, b"{}".to_vec(), &[], &[])
+            .await
+            .expect_err("403");
+        assert_eq!(status_of(&err.to_string()), Some(403));
+        assert_eq!(
+            status_of("request to h failed after 3 attempt(s): HTTP 403 from x"),
+            None
+        );
+        assert_eq!(status_of("HTTP 4x3 from h"), None);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - [`signature`]: HMAC signing (webhook sink) and verification (webhook triggers).
 //! - The state table (DynamoDB): [`ledger`], which routes already accepted an alert (so a
 //!   retry never sends it there twice), [`dedup`], the live dedup windows, and
-//!   [`heartbeat`], when each forwarding account and region was last heard of.
+//!   [`heartbeat`], when each forwarding account and region was last heard of, and
+//!   [`webhook_deliveries`], the signed webhook requests already received (replays).
 //! - [`metrics`]: CloudWatch metrics as embedded metric format lines on stdout.
 //! - [`failure`]: the failure queue (SQS).
 //!
@@ -34,3 +35,4 @@ pub mod sink;
 pub mod slack;
 pub mod sns;
 pub mod webhook;
+pub mod webhook_deliveries;

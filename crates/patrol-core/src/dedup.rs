@@ -7,12 +7,56 @@
 //! `rule id` + key; this module is the same decision made in memory, in event order.
 //!
 //! Alerts whose event has no parseable time are never deduplicated (they are sent): a
-//! missing timestamp must not hide an alert.
+//! missing timestamp must not hide an alert. Nor are alerts whose key has a part that
+//! renders empty on their event ([`empty_key_part`]): with `"{{ account }}/{{ actor }}"`
+//! an event without an actor would share one window with every other such event, whoever
+//! did it.
 
 use std::collections::HashMap;
 
+use serde_json::Value;
+
 use crate::alert::Alert;
 use crate::date;
+
+/// The `{{ … }}` expressions of a template, as written (whitespace control marks removed).
+fn expressions(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            break;
+        };
+        let expr = after[..end]
+            .trim_start_matches(['-', '+'])
+            .trim_end_matches(['-', '+'])
+            .trim();
+        if !expr.is_empty() {
+            out.push(expr);
+        }
+        rest = &after[end + 2..];
+    }
+    out
+}
+
+/// The first part (`{{ … }}` expression) of a dedup key template that renders empty, or
+/// fails to render, in `ctx` (the rule's context for the event,
+/// [`crate::alert::context`]); `None` when every part has a value. A key with such a
+/// part must not be deduplicated: it would lump unrelated events together.
+pub fn empty_key_part(key: &str, ctx: &Value) -> Option<String> {
+    expressions(key).into_iter().find_map(|expr| {
+        // A fact Patrol could not derive (`actor` of an event without an identity) is
+        // `none`, which renders as the text "none": asked as a test, not by its text.
+        let probe = format!(
+            "{{% if ({expr}) is undefined or ({expr}) is none or (({expr}) | string | trim) == \"\" %}}empty{{% endif %}}"
+        );
+        match crate::template::render(&probe, ctx) {
+            Ok(answer) if answer.is_empty() => None,
+            _ => Some(expr.to_owned()),
+        }
+    })
+}
 
 /// What dedup decided for one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +82,7 @@ impl Windows {
     /// (the alert carries the rendered key in `dedup_key`).
     pub fn decide(&mut self, alert: &Alert, window_seconds: u64) -> Decision {
         let (Some(key), Some(t)) = (
-            alert.dedup_key.as_deref(),
+            alert.dedup_key.as_deref().filter(|k| !k.trim().is_empty()),
             alert.time.as_deref().and_then(date::unix_seconds),
         ) else {
             return Decision::Send;
@@ -96,6 +140,7 @@ mod tests {
             console_url: None,
             runbook: None,
             dedup_key: key.map(str::to_owned),
+            references: vec![],
         }
     }
 
@@ -116,6 +161,37 @@ mod tests {
         assert_eq!(d(&mut w, "r", "alice", "11:30:00"), Decision::Duplicate);
         w.expire_before(1_000_000_000_000);
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn key_parts_that_render_empty_are_named() {
+        let ctx = serde_json::json!({"actor": null, "event": {"account": "111111111111",
+            "detail": {"userIdentity": {"userName": ""}}}});
+        assert_eq!(empty_key_part("{{ account }}", &ctx), None);
+        assert_eq!(
+            empty_key_part("{{ account }}/{{ actor }}", &ctx),
+            Some("actor".to_owned())
+        );
+        assert_eq!(
+            empty_key_part("{{- account -}}:{{ detail.userIdentity.userName }}", &ctx),
+            Some("detail.userIdentity.userName".to_owned())
+        );
+        assert_eq!(
+            empty_key_part("{{ detail.missing.field }}", &ctx),
+            Some("detail.missing.field".to_owned())
+        );
+        assert_eq!(empty_key_part("fixed", &ctx), None);
+    }
+
+    #[test]
+    fn an_empty_key_is_always_sent() {
+        let mut w = Windows::new();
+        for _ in 0..2 {
+            assert_eq!(
+                w.decide(&alert("r", Some(" "), Some("2026-11-22T10:00:00Z")), 60),
+                Decision::Send
+            );
+        }
     }
 
     #[test]

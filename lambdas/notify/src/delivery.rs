@@ -5,6 +5,10 @@
 //!
 //! A claimed dedup window is marked delivered only when every route has the alert, and
 //! released otherwise, so a failed delivery never hides the retry of its event.
+//!
+//! A rule whose condition or template fails on the event sends a degraded alert instead
+//! ([`crate::degraded`]), without dedup. Each route's delivery stops at the invocation's
+//! [`Deadline`], leaving time to record the failure and release the claim.
 
 use std::collections::BTreeMap;
 
@@ -16,8 +20,10 @@ use patrol_core::alert::{Alert, AlertError};
 use patrol_core::manifest::Rule;
 use patrol_core::rule::Verdict;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::Notify;
+use crate::deadline::Deadline;
 use crate::failure::{Failure, FailureKind};
 
 /// Why an alert was not sent when its key is inside an open dedup window.
@@ -39,6 +45,10 @@ pub struct RuleResult {
     /// [`DUPLICATE`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Why the alert sent is a degraded one: the error of the rule's condition or template
+    /// on this event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
 }
 
 /// A rule's run: its result, what failed, and the alert (for the failure queue).
@@ -73,16 +83,26 @@ pub(crate) fn event_id(event: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// One rule's run for one event: what it needs besides the rule and its verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleCall<'a> {
+    /// The event the rule decided on.
+    pub event: &'a Value,
+    /// See [`event_id`].
+    pub event_id: Option<&'a str>,
+    pub request_id: &'a str,
+    pub deadline: Deadline,
+}
+
 impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
     /// Everything for one rule that an event reached: `verdict` is what the rule decided.
     pub async fn run_rule(
         &self,
         rule: &Rule,
         verdict: Result<Verdict, AlertError>,
-        event_id: Option<&str>,
-        request_id: &str,
+        call: RuleCall<'_>,
     ) -> RuleRun {
-        let id = rule.id.as_str();
+        let (id, request_id) = (rule.id.as_str(), call.request_id);
         let skip = |why: String| {
             tracing::info!(rule = id, request_id, why, "no alert");
             RuleRun {
@@ -102,49 +122,51 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
                 return skip(format!("suppressed by {owner}: {reason}"));
             }
             Err(e) => {
-                tracing::error!(rule = id, request_id, error = %e, "rule failed on this event");
-                let kind = match e {
-                    AlertError::Template(_) => FailureKind::Template,
-                    AlertError::Condition(_) => FailureKind::Condition,
-                };
-                return RuleRun {
-                    result: RuleResult {
-                        rule: id.to_owned(),
-                        ..RuleResult::default()
-                    },
-                    failures: vec![Failure {
-                        rule: id.to_owned(),
-                        route: None,
-                        kind,
-                        error: e.to_string(),
-                    }],
-                    alert: None,
-                };
+                tracing::error!(rule = id, request_id, error = %e, failed = crate::degraded::what_failed(&e),
+                    "rule failed on this event; sending a degraded alert instead");
+                let alert = Box::new(crate::degraded::alert(rule, call.event, &e));
+                let mut run = self.send(rule, alert, call).await;
+                run.result.degraded = Some(e.to_string());
+                return run;
             }
         };
-        let claim = match self.claim(rule, &alert, request_id).await {
+        let claim = match self.claim(rule, &alert, call).await {
             Some(Ok(claim)) => Some(claim),
             Some(Err(())) => return skip(DUPLICATE.to_owned()),
             None => None,
         };
-        let run = self.send(rule, alert, event_id, request_id).await;
+        let run = self.send(rule, alert, call).await;
         self.settle(&run, claim).await;
         run
     }
 
-    /// `None`: not deduplicated (no dedup, no key, no event time, or the table failed:
-    /// fail open). `Some(Err(()))`: a duplicate.
+    /// `None`: not deduplicated (no dedup, no key, a part of the key empty, no event
+    /// time, or the table failed: fail open). `Some(Err(()))`: a duplicate.
     async fn claim(
         &self,
         rule: &Rule,
         alert: &Alert,
-        request_id: &str,
+        call: RuleCall<'_>,
     ) -> Option<Result<Ticket, ()>> {
+        let request_id = call.request_id;
         let (Some(dedup), Some(table), Some(key)) =
             (&rule.dedup, &self.dedup, alert.dedup_key.as_deref())
         else {
             return None;
         };
+        let empty_part = if key.trim().is_empty() {
+            Some(dedup.key.clone())
+        } else {
+            patrol_core::dedup::empty_key_part(
+                &dedup.key,
+                &patrol_core::alert::context(rule, call.event),
+            )
+        };
+        if let Some(part) = empty_part {
+            tracing::warn!(rule = %alert.rule, request_id, key = %dedup.key, empty_part = %part,
+                "a part of the dedup key is empty on this event: sent without dedup, so that unrelated events do not share one window");
+            return None;
+        }
         let Some(time) = alert
             .time
             .as_deref()
@@ -153,13 +175,18 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
             tracing::warn!(rule = %alert.rule, request_id, "event has no time: not deduplicated");
             return None;
         };
+        let now = now_ms().div_euclid(1000);
+        if time > now {
+            tracing::warn!(rule = %alert.rule, request_id, event_time = time, now,
+                "the event is dated in the future: its dedup window starts now");
+        }
         let request = ClaimRequest {
             rule: &alert.rule,
             key,
-            event_time: time,
+            event_time: time.min(now),
             window_seconds: dedup.window_seconds,
             event_id: alert.event_id.as_deref(),
-            now: now_ms().div_euclid(1000),
+            now,
         };
         match table.claim(request).await {
             Ok(Claim::First(ticket)) => Some(Ok(ticket)),
@@ -173,18 +200,10 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
     }
 
     /// The alert to every route of the rule, concurrently.
-    async fn send(
-        &self,
-        rule: &Rule,
-        alert: Box<Alert>,
-        event_id: Option<&str>,
-        request_id: &str,
-    ) -> RuleRun {
+    async fn send(&self, rule: &Rule, alert: Box<Alert>, call: RuleCall<'_>) -> RuleRun {
         let sinks: Vec<&SinkConfig> = self.config.sinks(rule).collect();
         let outcomes = futures_util::future::join_all(
-            sinks
-                .iter()
-                .map(|sink| self.send_route(sink, &alert, event_id, request_id)),
+            sinks.iter().map(|sink| self.send_route(sink, &alert, call)),
         )
         .await;
         let mut result = RuleResult {
@@ -218,11 +237,11 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
         &self,
         sink: &SinkConfig,
         alert: &Alert,
-        event_id: Option<&str>,
-        request_id: &str,
+        call: RuleCall<'_>,
     ) -> RouteOutcome {
         let (rule, route, kind) = (alert.rule.as_str(), sink.route(), sink.kind());
-        let delivery = event_id.map(|event_id| Delivery {
+        let request_id = call.request_id;
+        let delivery = call.event_id.map(|event_id| Delivery {
             rule,
             route,
             event_id,
@@ -239,7 +258,12 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
                     "delivery ledger unreadable; sending anyway (fail open)"),
             }
         }
-        match self.delivery.deliver(sink, alert).await {
+        let delivered = call
+            .deadline
+            .run(self.delivery.deliver(sink, alert))
+            .await
+            .unwrap_or_else(|timed_out| Err(timed_out.to_string()));
+        match delivered {
             Ok(id) => {
                 tracing::info!(rule, route, sink = kind, id = %id, request_id, "alert delivered");
                 if let Some((ledger, delivery)) = ledger

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::Notify;
+use crate::deadline::Deadline;
 use crate::eventbridge::EventResponse;
 use crate::failure::NotifyError;
 use crate::heartbeat::HeartbeatResponse;
@@ -122,14 +123,17 @@ pub async fn handle<D: Deliver + Sync, S: SecretSource + Sync>(
     event: LambdaEvent<Value>,
 ) -> Result<Output, NotifyError> {
     let request_id = event.context.request_id.as_str();
+    let deadline = Deadline::from_context(event.context.deadline, std::time::SystemTime::now());
     match Invocation::classify(event.payload)? {
-        Invocation::Feed { feed, event } => {
-            Ok(Output::Event(notify.feed(&feed, event, request_id).await?))
-        }
-        Invocation::Schedule { group, event } => Ok(Output::Event(
-            notify.schedule(&group, event, request_id).await?,
+        Invocation::Feed { feed, event } => Ok(Output::Event(
+            notify.feed(&feed, event, request_id, deadline).await?,
         )),
-        Invocation::Event(event) => Ok(Output::Event(notify.any_feed(event, request_id).await?)),
+        Invocation::Schedule { group, event } => Ok(Output::Event(
+            notify.schedule(&group, event, request_id, deadline).await?,
+        )),
+        Invocation::Event(event) => Ok(Output::Event(
+            notify.any_feed(event, request_id, deadline).await?,
+        )),
         Invocation::Heartbeat(event) => Ok(Output::Heartbeat(
             notify.heartbeat(event, request_id).await?,
         )),
@@ -138,9 +142,11 @@ pub async fn handle<D: Deliver + Sync, S: SecretSource + Sync>(
         } => Ok(Output::Watchdog(
             notify.watchdog(silent_after_seconds, request_id).await?,
         )),
-        Invocation::Sns(payload) => Ok(Output::Sns(notify.sns(payload, request_id).await?)),
+        Invocation::Sns(payload) => Ok(Output::Sns(
+            notify.sns(payload, request_id, deadline).await?,
+        )),
         Invocation::FunctionUrl(payload) => Ok(Output::FunctionUrl(
-            notify.function_url(payload, request_id).await?,
+            notify.function_url(payload, request_id, deadline).await?,
         )),
     }
 }

@@ -20,7 +20,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::Notify;
-use crate::delivery::{RuleResult, RuleRun, event_id};
+use crate::deadline::Deadline;
+use crate::delivery::{RuleCall, RuleResult, RuleRun, event_id};
 use crate::failure::{NotifyError, check};
 
 /// The result of an EventBridge invocation.
@@ -45,6 +46,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
         feed: &str,
         event: Value,
         request_id: &str,
+        deadline: Deadline,
     ) -> Result<EventResponse, NotifyError> {
         let engine = self.config.feeds.get(feed).ok_or_else(|| {
             NotifyError::ConfigMismatch(format!(
@@ -53,7 +55,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
             ))
         })?;
         let id = event_id(&event);
-        let verdicts = engine.verdicts(event, &patrol_core::date::today());
+        let verdicts = engine.verdicts(event.clone(), &patrol_core::date::today());
         tracing::info!(
             feed,
             request_id,
@@ -62,7 +64,13 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
             matched = verdicts.len(),
             "feed event"
         );
-        let rules = self.run_all(verdicts, id.as_deref(), request_id).await?;
+        let call = RuleCall {
+            event: &event,
+            event_id: id.as_deref(),
+            request_id,
+            deadline,
+        };
+        let rules = self.run_all(verdicts, call).await?;
         Ok(EventResponse {
             feed: Some(feed.to_owned()),
             schedule: None,
@@ -76,6 +84,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
         group: &str,
         event: Value,
         request_id: &str,
+        deadline: Deadline,
     ) -> Result<EventResponse, NotifyError> {
         let rules = self.config.schedules.get(group).ok_or_else(|| {
             NotifyError::ConfigMismatch(format!(
@@ -89,7 +98,13 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
             .iter()
             .map(|r| (&r.rule, r.evaluate(&event, &today)))
             .collect();
-        let rules = self.run_all(verdicts, id.as_deref(), request_id).await?;
+        let call = RuleCall {
+            event: &event,
+            event_id: id.as_deref(),
+            request_id,
+            deadline,
+        };
+        let rules = self.run_all(verdicts, call).await?;
         Ok(EventResponse {
             feed: None,
             schedule: Some(group.to_owned()),
@@ -103,6 +118,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
         &self,
         event: Value,
         request_id: &str,
+        deadline: Deadline,
     ) -> Result<EventResponse, NotifyError> {
         let id = event_id(&event);
         let today = patrol_core::date::today();
@@ -112,7 +128,13 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
             .values()
             .flat_map(|engine| engine.verdicts(event.clone(), &today))
             .collect();
-        let rules = self.run_all(verdicts, id.as_deref(), request_id).await?;
+        let call = RuleCall {
+            event: &event,
+            event_id: id.as_deref(),
+            request_id,
+            deadline,
+        };
+        let rules = self.run_all(verdicts, call).await?;
         Ok(EventResponse {
             feed: None,
             schedule: None,
@@ -126,13 +148,12 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
     pub(crate) async fn run_all(
         &self,
         verdicts: Vec<(&Rule, Result<Verdict, AlertError>)>,
-        event_id: Option<&str>,
-        request_id: &str,
+        call: RuleCall<'_>,
     ) -> Result<Vec<RuleResult>, NotifyError> {
         let runs: Vec<RuleRun> = join_all(
             verdicts
                 .into_iter()
-                .map(|(rule, verdict)| self.run_rule(rule, verdict, event_id, request_id)),
+                .map(|(rule, verdict)| self.run_rule(rule, verdict, call)),
         )
         .await;
         check(&runs)?;

@@ -18,9 +18,13 @@
 //! - [`sns`]: each record of an SNS event, to the rules of its topic whose filter policy
 //!   matches.
 //! - [`webhook`]: a function URL request, to the webhook rule named by its path
-//!   (`/<rule id>`), signature checked.
+//!   (`/<rule id>`): size, signature headers, signature (rotation-aware) and replays
+//!   checked, in that order.
 //! - [`delivery`]: one rule's alert: dedup window, then every route through the delivery
-//!   ledger, so a retried event never reaches a route twice.
+//!   ledger, so a retried event never reaches a route twice; [`degraded`], the alert a rule
+//!   whose condition or template failed on the event sends instead; [`deadline`], when
+//!   delivery must stop so that what failed is recorded before Lambda stops the
+//!   invocation.
 //! - [`failure`]: what failed, as the invocation's error (naming each rule and route) and
 //!   as the failure queue's record.
 //!
@@ -28,14 +32,18 @@
 //! error (a `lambda_runtime::Diagnostic`) makes Lambda retry and then send the event to
 //! the on-failure destination. Every selected rule and every route is tried before the
 //! error is returned, and the retry skips the routes that already accepted their alert. A
-//! function URL is synchronous and never retried: the handler answers 404 (no such
-//! webhook rule), 401 (bad signature), 400 (body not JSON) or 500, and puts what it could
-//! not deliver on the failure queue itself.
+//! rule's condition or template failing on an event is not retried (it would fail the
+//! same way): a degraded alert goes out instead. A function URL is synchronous and never
+//! retried: the handler answers 413 (body too large), 404 (no such webhook rule), 401 (bad
+//! signature), 400 (malformed signature header, body not JSON), 409 (a replayed request)
+//! or 500, and puts what it could not deliver on the failure queue itself.
 //!
 //! Dedup and the ledger fail open: if the state table cannot be reached, the alert is sent.
 //! Heartbeats and the watchdog cannot: without the table they fail
 //! (`Patrol.NoStateTable`, `Patrol.StateTableFailed`).
 
+pub mod deadline;
+pub mod degraded;
 pub mod delivery;
 pub mod dispatch;
 pub mod eventbridge;
@@ -50,6 +58,7 @@ use patrol_aws::dedup::DedupTable;
 use patrol_aws::failure::FailureQueue;
 use patrol_aws::heartbeat::HeartbeatTable;
 use patrol_aws::ledger::Ledger;
+use patrol_aws::webhook_deliveries::WebhookDeliveries;
 
 pub use delivery::{DUPLICATE, RuleResult};
 pub use dispatch::{Output, handle};
@@ -71,6 +80,8 @@ pub struct Notify<D, S> {
     /// Heartbeats and the watchdog need it; `None` without a state table.
     pub heartbeats: Option<HeartbeatTable>,
     pub failure_queue: Option<FailureQueue>,
+    /// Signed webhook requests already received; `None` without a state table.
+    pub webhook_deliveries: Option<WebhookDeliveries>,
 }
 
 impl<D, S> Notify<D, S> {
@@ -83,6 +94,7 @@ impl<D, S> Notify<D, S> {
             ledger: None,
             heartbeats: None,
             failure_queue: None,
+            webhook_deliveries: None,
         }
     }
 
@@ -103,6 +115,11 @@ impl<D, S> Notify<D, S> {
 
     pub fn with_failure_queue(mut self, queue: Option<FailureQueue>) -> Self {
         self.failure_queue = queue;
+        self
+    }
+
+    pub fn with_webhook_deliveries(mut self, deliveries: Option<WebhookDeliveries>) -> Self {
+        self.webhook_deliveries = deliveries;
         self
     }
 }

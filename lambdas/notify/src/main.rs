@@ -4,8 +4,8 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use notify::{HANDLER, Notify};
-use patrol_aws::config::HandlerConfig;
-use patrol_aws::dedup::DedupTable;
+use patrol_aws::config::{HandlerConfig, sdk_timeouts};
+use patrol_aws::dedup::{DedupTable, in_flight};
 use patrol_aws::failure::FailureQueue;
 use patrol_aws::heartbeat::HeartbeatTable;
 use patrol_aws::http::HttpSender;
@@ -13,6 +13,7 @@ use patrol_aws::ledger::Ledger;
 use patrol_aws::secrets::SecretCache;
 use patrol_aws::sink::Sinks;
 use patrol_aws::sns::SnsSink;
+use patrol_aws::webhook_deliveries::WebhookDeliveries;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -25,15 +26,20 @@ async fn main() -> Result<(), Error> {
     let config = HandlerConfig::from_env(HANDLER)
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     tracing::info!(config = %config.source, rules = config.rule_count(),
-        feeds = config.feeds.len(), schedules = config.schedules.len(), "configured");
+        feeds = config.feeds.len(), schedules = config.schedules.len(),
+        function_timeout_seconds = config.function_timeout.as_secs(), "configured");
     if config.state_table.is_none() {
         tracing::warn!(
             "no state table: a retried event may send an alert again to a route that already accepted it, and heartbeats and the watchdog fail"
         );
     }
     // One SDK configuration for every client: region, credentials and the
-    // `AWS_ENDPOINT_URL*` overrides from the standard environment.
-    let aws = aws_config::load_from_env().await;
+    // `AWS_ENDPOINT_URL*` overrides from the standard environment, and timeouts, so a
+    // service that never answers cannot hold an invocation past its deadline.
+    let aws = aws_config::from_env()
+        .timeout_config(sdk_timeouts())
+        .load()
+        .await;
     let secrets = SecretCache::new(aws_sdk_secretsmanager::Client::new(&aws));
     let http =
         HttpSender::new().inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
@@ -44,10 +50,9 @@ async fn main() -> Result<(), Error> {
         pagerduty_events_url: config.pagerduty_events_url.clone(),
     };
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let dedup = config
-        .state_table
-        .clone()
-        .map(|t| DedupTable::new(dynamodb.clone(), t));
+    let dedup = config.state_table.clone().map(|t| {
+        DedupTable::new(dynamodb.clone(), t).with_in_flight(in_flight(config.function_timeout))
+    });
     let ledger = config
         .state_table
         .clone()
@@ -56,6 +61,10 @@ async fn main() -> Result<(), Error> {
         .state_table
         .clone()
         .map(|t| HeartbeatTable::new(dynamodb.clone(), t));
+    let webhook_deliveries = config
+        .state_table
+        .clone()
+        .map(|t| WebhookDeliveries::new(dynamodb.clone(), t));
     let failure_queue = config
         .failure_queue_url
         .clone()
@@ -64,7 +73,8 @@ async fn main() -> Result<(), Error> {
         .with_dedup(dedup)
         .with_ledger(ledger)
         .with_heartbeats(heartbeats)
-        .with_failure_queue(failure_queue);
+        .with_failure_queue(failure_queue)
+        .with_webhook_deliveries(webhook_deliveries);
     let notify = &notify;
     run(service_fn(move |event: LambdaEvent<_>| {
         notify::handle(notify, event)

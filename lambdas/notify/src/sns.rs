@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::Notify;
-use crate::delivery::RuleResult;
+use crate::deadline::Deadline;
+use crate::delivery::{RuleCall, RuleResult};
 use crate::failure::{Failures, NotifyError};
 
 /// The result of an SNS invocation: one entry per record.
@@ -57,7 +58,12 @@ pub fn sns_attributes<'a>(
 impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
     /// Every record, every rule; an error naming every failure if any (after all were
     /// tried).
-    pub async fn sns(&self, payload: Value, request_id: &str) -> Result<SnsResponse, NotifyError> {
+    pub async fn sns(
+        &self,
+        payload: Value,
+        request_id: &str,
+        deadline: Deadline,
+    ) -> Result<SnsResponse, NotifyError> {
         let sns: SnsEvent = serde_json::from_value(payload)
             .map_err(|e| NotifyError::Event(format!("not an SNS event: {e}")))?;
         let mut records = Vec::with_capacity(sns.records.len());
@@ -77,13 +83,21 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
                 &m.message,
                 sns_attributes(&m.message_attributes),
             );
-            let verdicts = self.config.sns.verdicts(event, &patrol_core::date::today());
+            let verdicts = self
+                .config
+                .sns
+                .verdicts(event.clone(), &patrol_core::date::today());
             if verdicts.is_empty() {
                 tracing::info!(request_id, topic_arn = %m.topic_arn, message_id = %m.message_id,
                     "no rule of this topic matched the message");
             }
-            let event_id = Some(m.message_id.as_str()).filter(|id| !id.is_empty());
-            match self.run_all(verdicts, event_id, request_id).await {
+            let call = RuleCall {
+                event: &event,
+                event_id: Some(m.message_id.as_str()).filter(|id| !id.is_empty()),
+                request_id,
+                deadline,
+            };
+            match self.run_all(verdicts, call).await {
                 Ok(rules) => {
                     delivered.extend(
                         rules.iter().flat_map(|r| {

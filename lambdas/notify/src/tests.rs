@@ -20,17 +20,22 @@ use crate::{NotifyError, Output, handle};
 
 type Notify = crate::Notify<FakeSinks, FakeSecrets>;
 
-/// Records what it sent as (route, rule, text); fails the routes in `fail`.
+/// Records what it sent as (route, rule, text); fails the routes in `fail`, never
+/// answers for those in `hang`.
 #[derive(Debug, Default)]
 struct FakeSinks {
     sent: Mutex<Vec<(String, String, String)>>,
     fail: Vec<&'static str>,
+    hang: Vec<&'static str>,
 }
 
 impl Deliver for FakeSinks {
     async fn deliver(&self, sink: &SinkConfig, alert: &Alert) -> Result<String, String> {
         if self.fail.contains(&sink.route()) {
             return Err("AuthorizationError: not allowed".into());
+        }
+        if self.hang.contains(&sink.route()) {
+            std::future::pending::<()>().await;
         }
         let mut sent = self.sent.lock().map_err(|e| e.to_string())?;
         sent.push((sink.route().to_owned(), alert.rule.clone(), alert.text()));
@@ -50,20 +55,38 @@ impl FakeSinks {
     }
 }
 
-/// Counts lookups, to prove some requests never fetch a secret.
+/// Counts lookups, to prove some requests never fetch a secret. `patrol/github` was
+/// rotated from `gh-old` to `gh-secret`; `patrol/empty` holds an empty signing key.
 #[derive(Debug, Default)]
 struct FakeSecrets {
     lookups: Mutex<usize>,
 }
 
+impl FakeSecrets {
+    fn count(&self) -> Result<(), String> {
+        *self.lookups.lock().map_err(|e| e.to_string())? += 1;
+        Ok(())
+    }
+}
+
 impl SecretSource for FakeSecrets {
     async fn secret(&self, name: &str) -> Result<SecretValue, String> {
-        *self.lookups.lock().map_err(|e| e.to_string())? += 1;
+        self.count()?;
         match name {
             "patrol/github" => Ok(SecretValue::new("gh-secret")),
             "patrol/gitlab" => Ok(SecretValue::new("gl-token")),
+            "patrol/empty" => Ok(SecretValue::new(r#"{"secret": ""}"#)),
             _ => Err(format!("ResourceNotFoundException: {name}")),
         }
+    }
+
+    async fn refresh(&self, name: &str) -> Result<SecretValue, String> {
+        self.secret(name).await
+    }
+
+    async fn previous(&self, name: &str) -> Result<Option<SecretValue>, String> {
+        self.count()?;
+        Ok((name == "patrol/github").then(|| SecretValue::new("gh-old")))
     }
 }
 
@@ -133,13 +156,18 @@ fn config_json() -> Value {
     daily["message"] = json!("daily report");
     let mut daily_too = daily.clone();
     daily_too["id"] = json!("daily-audit");
+    let mut empty_secret = rule(
+        "deploy-hook",
+        json!({"type": "webhook", "provider": "generic", "secret": "patrol/empty"}),
+    );
+    empty_secret["message"] = json!("{{ detail.service }}");
     json!({
         "format_version": 1, "handler": "notify",
         "rules": [
             rule("key-created", iam(&["CreateAccessKey"])),
             suppressed, conditional, both_routes,
             rule("iam-writes", pattern(json!({"source": ["aws.iam"]}))),
-            read_only, high, any, other_topic, github, gitlab, daily, daily_too,
+            read_only, high, any, other_topic, github, gitlab, daily, daily_too, empty_secret,
         ],
         "routes": [
             {"type": "sns", "route": "security", "topic_name": "patrol-security"},
@@ -154,6 +182,13 @@ fn config_json() -> Value {
 }
 
 fn notify_failing(fail: Vec<&'static str>) -> Notify {
+    notify_with(FakeSinks {
+        fail,
+        ..FakeSinks::default()
+    })
+}
+
+fn notify_with(sinks: FakeSinks) -> Notify {
     let env = |k: &str| match k {
         "PATROL_CONFIG" => Some("/opt/patrol/config.json".to_owned()),
         "PATROL_TOPIC_ARN_PREFIX" => Some("arn:aws:sns:us-east-1:111111111111:".to_owned()),
@@ -162,14 +197,7 @@ fn notify_failing(fail: Vec<&'static str>) -> Notify {
     };
     let config =
         HandlerConfig::from_json("notify", &config_json().to_string(), &env).expect("valid");
-    crate::Notify::new(
-        config,
-        FakeSinks {
-            fail,
-            ..FakeSinks::default()
-        },
-        FakeSecrets::default(),
-    )
+    crate::Notify::new(config, sinks, FakeSecrets::default())
 }
 
 fn notify() -> Notify {
@@ -378,8 +406,8 @@ async fn every_route_and_rule_is_tried_and_the_error_names_each_failure() {
     );
 }
 
-#[tokio::test]
-async fn a_rule_failing_on_the_event_does_not_stop_the_others() {
+/// The config with `key-created-for-admin`'s condition failing on every event.
+fn notify_with_a_failing_condition(sinks: FakeSinks) -> Notify {
     let mut c = config_json();
     c["rules"][2]["condition"] = json!("detail.requestParameters.missing == 1");
     let env = |k: &str| match k {
@@ -389,19 +417,104 @@ async fn a_rule_failing_on_the_event_does_not_stop_the_others() {
         _ => None,
     };
     let config = HandlerConfig::from_json("notify", &c.to_string(), &env).expect("valid");
-    let n = crate::Notify::new(config, FakeSinks::default(), FakeSecrets::default());
+    crate::Notify::new(config, sinks, FakeSecrets::default())
+}
+
+#[tokio::test]
+async fn a_condition_error_sends_a_degraded_alert_instead_of_failing() {
+    let n = notify_with_a_failing_condition(FakeSinks::default());
+    let out = event_response(
+        handle(&n, feed("iam", api_call("CreateAccessKey", "alice", false)))
+            .await
+            .expect("not retried: it would fail the same way"),
+    );
+    let failing = &out.rules[2];
+    assert_eq!(failing.rule, "key-created-for-admin");
+    assert_eq!(failing.sent.keys().collect::<Vec<_>>(), ["security"]);
+    assert!(
+        failing
+            .degraded
+            .as_deref()
+            .is_some_and(|e| e.starts_with("condition failed")),
+        "{failing:?}"
+    );
+    let sent = n.delivery.sent.lock().expect("lock");
+    assert_eq!(sent.len(), 3, "the other rules still alert");
+    let (route, rule, text) = &sent[2];
+    assert_eq!(
+        (route.as_str(), rule.as_str()),
+        ("security", "key-created-for-admin")
+    );
+    assert!(
+        text.starts_with(
+            "DEGRADED ALERT: rule `key-created-for-admin` matched an event (source aws.iam, detail-type AWS API Call via CloudTrail, id 6f8e2a4c-0000-4000-8000-000000000000), but its condition failed on it"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Actor:    alice"), "{text}");
+    assert!(text.contains("Account:  111111111111"), "{text}");
+}
+
+#[tokio::test]
+async fn a_degraded_alert_that_cannot_be_delivered_is_retried() {
+    let n = notify_with_a_failing_condition(FakeSinks {
+        fail: vec!["security"],
+        ..FakeSinks::default()
+    });
     let err = handle(&n, feed("iam", api_call("CreateAccessKey", "alice", false)))
         .await
-        .expect_err("condition fails");
+        .expect_err("delivery failed: retried");
     let d = Diagnostic::from(err);
-    assert_eq!(d.error_type, "Patrol.ConditionError");
+    assert_eq!(d.error_type, "Patrol.DeliveryFailed");
     assert!(
         d.error_message
-            .starts_with("1 failure: rule `key-created-for-admin`: condition failed"),
+            .contains("rule `key-created-for-admin` route `security`: AuthorizationError"),
         "{}",
         d.error_message
     );
-    assert_eq!(n.delivery.sent().len(), 2, "the other rules still alert");
+}
+
+/// An invocation whose Lambda deadline is `ms` milliseconds away.
+fn with_deadline(mut event: LambdaEvent<Value>, ms: u64) -> LambdaEvent<Value> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default();
+    event.context.deadline = now + ms;
+    event
+}
+
+#[tokio::test]
+async fn a_route_that_never_answers_fails_at_the_deadline_and_the_others_are_sent() {
+    let n = notify_with(FakeSinks {
+        hang: vec!["oncall"],
+        ..FakeSinks::default()
+    });
+    let started = std::time::Instant::now();
+    let err = handle(
+        &n,
+        with_deadline(invocation(api_call("CreateUser", "alice", false)), 2000),
+    )
+    .await
+    .expect_err("oncall never answered");
+    // Half of two seconds for delivery (the rest of a short deadline is the reserve).
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    let d = Diagnostic::from(err);
+    assert_eq!(d.error_type, "Patrol.DeliveryFailed");
+    assert!(
+        d.error_message
+            .starts_with("1 failure: rule `user-created` route `oncall`: no answer within 1.0 s, the time left before the function's deadline"),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(
+        n.delivery.sent(),
+        pairs(&[("security", "user-created"), ("security", "iam-writes")])
+    );
 }
 
 #[tokio::test]
@@ -707,32 +820,22 @@ async fn webhook_delivery_failure_without_a_reachable_queue_is_500() {
 }
 
 #[test]
-fn failures_pick_the_most_telling_error_type() {
+fn failures_name_every_rule_and_route() {
     use crate::failure::{Failure, FailureKind, Failures};
-    let failure = |kind, route: Option<&str>| Failure {
+    let failure = |route: &str| Failure {
         rule: "r".into(),
-        route: route.map(str::to_owned),
-        kind,
+        route: Some(route.to_owned()),
+        kind: FailureKind::Delivery,
         error: "boom".into(),
     };
-    let of = |failures| {
-        Diagnostic::from(NotifyError::Failed(Failures {
-            failures,
-            delivered: vec![],
-        }))
-    };
-    let d = of(vec![
-        failure(FailureKind::Template, None),
-        failure(FailureKind::Delivery, Some("a")),
-    ]);
+    let d = Diagnostic::from(NotifyError::Failed(Failures {
+        failures: vec![failure("a"), failure("b")],
+        delivered: vec![],
+    }));
     assert_eq!(d.error_type, "Patrol.DeliveryFailed");
     assert_eq!(
         d.error_message,
-        "2 failures: rule `r`: boom; rule `r` route `a`: boom"
-    );
-    assert_eq!(
-        of(vec![failure(FailureKind::Template, None)]).error_type,
-        "Patrol.TemplateError"
+        "2 failures: rule `r` route `a`: boom; rule `r` route `b`: boom"
     );
 }
 
@@ -740,4 +843,115 @@ fn failures_pick_the_most_telling_error_type() {
 fn epoch_millis_format_as_rfc3339() {
     assert_eq!(rfc3339(1_793_520_000_000), "2026-11-01T08:00:00Z");
     assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+}
+
+#[tokio::test]
+async fn a_request_without_a_well_formed_signature_never_fetches_the_secret() {
+    let n = notify();
+    for (sig, status) in [
+        (None, 401),
+        (Some("sha1=757107ea0eb2509fc211221cce984b8a37570b6d"), 400),
+        (Some("sha256=not-hex"), 400),
+        (Some("sha256=757107ea"), 400),
+    ] {
+        let (got, json) = http_status(
+            handle(&n, function_url("/repo-publicized", PUBLICIZED, sig, false))
+                .await
+                .expect("answered"),
+        );
+        assert_eq!(got, status, "{sig:?}: {json}");
+    }
+    let generic = |headers: Value| {
+        let mut req = function_url("/deploy-hook", "{}", None, false);
+        req.payload["headers"] = headers;
+        req
+    };
+    let sig = sign(b"k", b"{}");
+    for (headers, status) in [
+        (json!({"x-signature-256": sig}), 401),
+        (
+            json!({"x-signature-256": sig, "x-patrol-timestamp": "yesterday"}),
+            400,
+        ),
+        (
+            json!({"x-signature-256": sig, "x-patrol-timestamp": "1000000000"}),
+            401,
+        ),
+    ] {
+        let (got, json) = http_status(
+            handle(&n, generic(headers.clone()))
+                .await
+                .expect("answered"),
+        );
+        assert_eq!(got, status, "{headers}: {json}");
+    }
+    assert_eq!(*n.secrets.lookups.lock().expect("lock"), 0);
+    assert!(n.delivery.sent().is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413_before_anything_else() {
+    let n = notify();
+    let big = format!(
+        r#"{{"action":"publicized","pad":"{}"}}"#,
+        "x".repeat(crate::webhook::MAX_BODY)
+    );
+    let sig = sign(b"gh-secret", big.as_bytes());
+    for base64 in [false, true] {
+        let (status, json) = http_status(
+            handle(
+                &n,
+                function_url("/repo-publicized", &big, Some(&sig), base64),
+            )
+            .await
+            .expect("answered"),
+        );
+        assert_eq!(status, 413, "{json}");
+    }
+    // Not even the path is looked at.
+    let (status, _) = http_status(
+        handle(&n, function_url("/no-such-rule", &big, Some(&sig), false))
+            .await
+            .expect("answered"),
+    );
+    assert_eq!(status, 413);
+    assert_eq!(*n.secrets.lookups.lock().expect("lock"), 0);
+}
+
+#[tokio::test]
+async fn an_empty_signing_secret_is_refused() {
+    let n = notify();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let body = r#"{"service":"payments"}"#;
+    // Signed with the empty key, which anybody can do.
+    let sig = patrol_aws::signature::sign_generic(
+        b"",
+        i64::try_from(now).unwrap_or_default(),
+        body.as_bytes(),
+    );
+    let mut req = function_url("/deploy-hook", body, None, false);
+    req.payload["headers"] = json!({"x-signature-256": sig, "x-patrol-timestamp": now.to_string()});
+    let (status, json) = http_status(handle(&n, req).await.expect("answered"));
+    assert_eq!(status, 500, "{json}");
+    assert_eq!(json["error"], "the signing secret is unavailable");
+    assert!(n.delivery.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_webhook_signed_with_the_previous_secret_is_accepted_during_a_rotation() {
+    let n = notify();
+    let old = sign(b"gh-old", PUBLICIZED.as_bytes());
+    let (status, json) = http_status(
+        handle(
+            &n,
+            function_url("/repo-publicized", PUBLICIZED, Some(&old), false),
+        )
+        .await
+        .expect("answered"),
+    );
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(n.delivery.sent(), pairs(&[("security", "repo-publicized")]));
 }

@@ -1,7 +1,18 @@
 //! Function URL requests: one URL for every webhook rule of the handler, the path naming
-//! the rule (`<url>/<rule id>`). Unknown paths get 404 before any secret is fetched. Then
-//! the rule's provider signature is checked with its secret, the body is wrapped as an
-//! event ([`patrol_core::event::wrap_webhook`]), and the rule decides and sends.
+//! the rule (`<url>/<rule id>`). A function URL has no AWS authentication, so a request
+//! is checked from the cheapest test to the dearest, each one before anything costs more:
+//!
+//! 1. a body larger than [`MAX_BODY`]: 413, before it is decoded or parsed;
+//! 2. a path that names no webhook rule: 404;
+//! 3. signature headers missing (401) or not of the provider's shape, or a generic
+//!    request's timestamp outside its replay window (400, 401): before the secret is
+//!    fetched ([`patrol_aws::signature::check_headers`]);
+//! 4. the signature checked with the secret's current value; on a mismatch with the value
+//!    fetched past the cache, then with the previous value during a rotation
+//!    ([`patrol_aws::secrets`]); an empty secret is a 500, never a key: 401;
+//! 5. a signed request already received (a replay) is a 409 ([`WebhookDeliveries`]);
+//! 6. the body wrapped as an event ([`patrol_core::event::wrap_webhook`]; not JSON: 400),
+//!    and the rule decides and sends.
 //!
 //! Synchronous and never retried by Lambda: what could not be delivered goes to the
 //! failure queue, and the caller gets a 500.
@@ -12,16 +23,52 @@ use aws_lambda_events::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
 };
 use base64::Engine as _;
-use patrol_aws::secrets::SecretSource;
-use patrol_aws::signature::verify_webhook;
+use patrol_aws::secrets::{SecretSource, SecretValue};
+use patrol_aws::signature::{SignatureError, check_headers, signed_digest, verify_webhook};
 use patrol_aws::sink::Deliver;
-use patrol_core::manifest::Trigger;
+use patrol_aws::webhook_deliveries::{
+    KEEP_TIMED, KEEP_UNTIMED, Receipt, Received, Request as Delivery,
+};
+use patrol_core::manifest::{Trigger, WebhookProvider};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::Notify;
-use crate::delivery::{event_id, now_ms};
+use crate::deadline::Deadline;
+use crate::delivery::{RuleCall, event_id, now_ms};
 use crate::failure::{NotifyError, check};
+
+/// The largest body accepted (decoded). GitHub's own limit is 25 MB, but no event a
+/// rule needs comes near this, and the function parses what it accepts.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Whether the request's body, as the function URL passed it (base64 or not), is larger
+/// than [`MAX_BODY`] once decoded.
+fn oversized(payload: &Value) -> bool {
+    let Some(body) = payload.get("body").and_then(Value::as_str) else {
+        return false;
+    };
+    let base64 = payload.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
+    let decoded = if base64 {
+        body.len() / 4 * 3
+    } else {
+        body.len()
+    };
+    decoded > MAX_BODY
+}
+
+/// How a rejected signature is answered: 400 when no secret could ever have signed the
+/// request as it is (a header of the wrong shape), 401 otherwise.
+fn rejection(e: &SignatureError) -> i64 {
+    match e {
+        SignatureError::Malformed(_) | SignatureError::BadTimestamp(_) => 400,
+        SignatureError::Missing(_) | SignatureError::Mismatch(_) | SignatureError::Stale(_) => 401,
+    }
+}
+
+fn unix_now() -> i64 {
+    now_ms().div_euclid(1000)
+}
 
 /// RFC 3339 UTC for epoch milliseconds.
 pub fn rfc3339(epoch_ms: i64) -> String {
@@ -52,8 +99,16 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
         &self,
         payload: Value,
         request_id: &str,
+        deadline: Deadline,
     ) -> Result<LambdaFunctionUrlResponse, NotifyError> {
-        let req: LambdaFunctionUrlRequest = serde_json::from_value(payload)
+        if oversized(&payload) {
+            tracing::warn!(request_id, limit = MAX_BODY, "webhook body too large");
+            return Ok(http_response(
+                413,
+                &json!({"error": format!("the body is larger than {MAX_BODY} bytes")}),
+            ));
+        }
+        let mut req: LambdaFunctionUrlRequest = serde_json::from_value(payload)
             .map_err(|e| NotifyError::Event(format!("not a Lambda function URL request: {e}")))?;
         let source_ip = req
             .request_context
@@ -61,8 +116,8 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
             .source_ip
             .clone()
             .unwrap_or_default();
-        let path = req.raw_path.as_deref().unwrap_or_default();
-        let id = path.strip_prefix('/').unwrap_or(path);
+        let path = req.raw_path.clone().unwrap_or_default();
+        let id = path.strip_prefix('/').unwrap_or(&path);
         let Some(compiled) = self.config.webhooks.get(id) else {
             tracing::warn!(path, request_id, source_ip, "no webhook rule at this path");
             return Ok(http_response(
@@ -82,7 +137,7 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
         };
         let provider = *provider;
         let rule = id;
-        let raw = req.body.clone().unwrap_or_default();
+        let raw = req.body.take().unwrap_or_default();
         let body = if req.is_base64_encoded {
             match base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
                 Ok(b) => b,
@@ -108,20 +163,50 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let secret = match self.secrets.secret(secret_name).await {
-            Ok(s) => s.field("secret"),
-            Err(e) => {
-                tracing::error!(rule, request_id, error = %e, "cannot verify webhook: signing secret unavailable");
+        let now = unix_now();
+        let reject = |e: SignatureError| {
+            tracing::warn!(rule, request_id, source_ip, provider = provider.as_str(), error = %e,
+                "webhook rejected: bad or missing signature");
+            http_response(rejection(&e), &json!({"error": e.to_string()}))
+        };
+        if let Err(e) = check_headers(provider, &header, now) {
+            return Ok(reject(e));
+        }
+        let verified = match self
+            .verify(provider, secret_name, &header, &body, now, rule, request_id)
+            .await
+        {
+            Ok(v) => v,
+            Err(Unverified::Signature(e)) => return Ok(reject(e)),
+            Err(Unverified::Secret(why)) => {
+                tracing::error!(rule, request_id, error = %why, "cannot verify webhook: signing secret unusable");
                 return Ok(http_response(
                     500,
                     &json!({"error": "the signing secret is unavailable"}),
                 ));
             }
         };
-        if let Err(e) = verify_webhook(provider, &header, secret.expose().as_bytes(), &body) {
-            tracing::warn!(rule, request_id, source_ip, provider = provider.as_str(), error = %e,
-                "webhook rejected: bad or missing signature");
-            return Ok(http_response(401, &json!({"error": e.to_string()})));
+        let receipt = match self
+            .receive(provider, rule, &header, &body, now, request_id)
+            .await
+        {
+            Ok(receipt) => receipt,
+            Err(()) => {
+                tracing::warn!(
+                    rule,
+                    request_id,
+                    source_ip,
+                    "webhook rejected: this signed request was already received"
+                );
+                return Ok(http_response(
+                    409,
+                    &json!({"error": "this request was already received"}),
+                ));
+            }
+        };
+        if verified == Verified::Previous {
+            tracing::warn!(rule, request_id, secret = %secret_name,
+                "webhook signed with the previous version of its secret (a rotation in progress); update the sender");
         }
         let received = match req.request_context.time_epoch {
             0 => rfc3339(now_ms()),
@@ -138,15 +223,21 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
             };
         let verdict = compiled.evaluate(&event, &patrol_core::date::today());
         let id = event_id(&event);
-        let run = self
-            .run_rule(&compiled.rule, verdict, id.as_deref(), request_id)
-            .await;
+        let call = RuleCall {
+            event: &event,
+            event_id: id.as_deref(),
+            request_id,
+            deadline,
+        };
+        let run = self.run_rule(&compiled.rule, verdict, call).await;
         match check([&run]) {
             Ok(()) => Ok(http_response(200, &run.result)),
             Err(NotifyError::Failed(failures)) => {
-                let queued = self
-                    .save_failure(&event, run.alert.as_deref(), &failures, request_id)
-                    .await;
+                let (queued, ()) = futures_util::future::join(
+                    self.save_failure(&event, run.alert.as_deref(), &failures, request_id),
+                    self.forget(receipt, rule, request_id),
+                )
+                .await;
                 Ok(http_response(
                     500,
                     &json!({"rule": rule, "error": "the alert was not delivered", "saved_to_failure_queue": queued}),
@@ -155,4 +246,138 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
             Err(e) => Err(e),
         }
     }
+
+    /// The request's signature, with the secret's current value, then that value fetched
+    /// past the cache, then its previous value during a rotation.
+    #[allow(clippy::too_many_arguments, reason = "one request's parts, used once")]
+    async fn verify(
+        &self,
+        provider: WebhookProvider,
+        secret_name: &str,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+        now: i64,
+        rule: &str,
+        request_id: &str,
+    ) -> Result<Verified, Unverified> {
+        let key = |value: SecretValue| {
+            let key = value.field("secret");
+            if key.is_empty() {
+                return Err(Unverified::Secret(format!(
+                    "secret `{secret_name}` holds an empty signing key, which anybody could sign with"
+                )));
+            }
+            Ok(key)
+        };
+        let check = |key: &SecretValue| {
+            verify_webhook(provider, header, key.expose().as_bytes(), body, now)
+        };
+        let current = self
+            .secrets
+            .secret(secret_name)
+            .await
+            .map_err(Unverified::Secret)?;
+        let current = key(current)?;
+        let mismatch = match check(&current) {
+            Ok(()) => return Ok(Verified::Current),
+            Err(e) if e.is_malformed() => return Err(Unverified::Signature(e)),
+            Err(e) => e,
+        };
+        match self.secrets.refresh(secret_name).await {
+            Ok(fresh) => {
+                let fresh = key(fresh)?;
+                if fresh != current && check(&fresh).is_ok() {
+                    tracing::info!(
+                        rule,
+                        request_id,
+                        "the webhook secret changed since it was cached"
+                    );
+                    return Ok(Verified::Current);
+                }
+            }
+            Err(why) => {
+                tracing::warn!(rule, request_id, error = %why, "could not fetch the webhook secret again");
+            }
+        }
+        match self.secrets.previous(secret_name).await {
+            Ok(Some(previous)) => match key(previous) {
+                Ok(previous) if check(&previous).is_ok() => Ok(Verified::Previous),
+                _ => Err(Unverified::Signature(mismatch)),
+            },
+            Ok(None) => Err(Unverified::Signature(mismatch)),
+            Err(why) => {
+                tracing::warn!(rule, request_id, error = %why, "could not read the previous version of the webhook secret");
+                Err(Unverified::Signature(mismatch))
+            }
+        }
+    }
+
+    /// Records a signed request in the state table: `Err(())` when it was received
+    /// before. Fails open (and without a state table there is nothing to remember it in).
+    async fn receive(
+        &self,
+        provider: WebhookProvider,
+        rule: &str,
+        header: &dyn Fn(&str) -> Option<String>,
+        body: &[u8],
+        now: i64,
+        request_id: &str,
+    ) -> Result<Option<Receipt>, ()> {
+        let (Some(table), Some(digest)) = (
+            &self.webhook_deliveries,
+            signed_digest(provider, header, body),
+        ) else {
+            return Ok(None);
+        };
+        let delivery_id = match provider {
+            WebhookProvider::Github => header("x-github-delivery"),
+            WebhookProvider::Generic | WebhookProvider::Gitlab => None,
+        };
+        let keep = match provider {
+            WebhookProvider::Generic => KEEP_TIMED,
+            WebhookProvider::Github | WebhookProvider::Gitlab => KEEP_UNTIMED,
+        };
+        let request = Delivery {
+            rule,
+            digest: &digest,
+            delivery_id: delivery_id.as_deref(),
+            now,
+            keep,
+        };
+        match table.receive(request).await {
+            Ok(Received::First(receipt)) => Ok(Some(receipt)),
+            Ok(Received::Again) => Err(()),
+            Err(e) => {
+                tracing::warn!(rule, request_id, error = %e,
+                    "could not check this webhook request against those already received; processing it (fail open)");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Forgets a request whose alert was not delivered, so the sender's redelivery is
+    /// processed.
+    async fn forget(&self, receipt: Option<Receipt>, rule: &str, request_id: &str) {
+        if let (Some(table), Some(receipt)) = (&self.webhook_deliveries, receipt)
+            && let Err(e) = table.forget(&receipt).await
+        {
+            tracing::warn!(rule, request_id, error = %e,
+                "could not forget an undelivered webhook request; its redelivery will be rejected as a replay");
+        }
+    }
+}
+
+/// Which version of the secret signed the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verified {
+    Current,
+    /// `AWSPREVIOUS`, during a rotation.
+    Previous,
+}
+
+#[derive(Debug)]
+enum Unverified {
+    Signature(SignatureError),
+    /// The secret could not be read, or is empty.
+    Secret(String),
 }

@@ -15,6 +15,7 @@ mod route;
 mod validate;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use patrol_core::engine::Engine;
 use patrol_core::manifest::Rule;
@@ -40,6 +41,22 @@ pub const ENV_FAILURE_QUEUE_URL: &str = "PATROL_FAILURE_QUEUE_URL";
 pub const ENV_PAGERDUTY_EVENTS_URL: &str = "PATROL_PAGERDUTY_EVENTS_URL";
 /// PagerDuty's Events API v2 endpoint (US service region).
 pub const DEFAULT_PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// The function's timeout in whole seconds, as configured on the function (`cdk/lib/env.ts`
+/// sets it from the same value). Lambda does not tell a function its timeout: each
+/// invocation's deadline is in its context, but how long another invocation may still be
+/// running (a dedup claim in flight) needs the timeout itself. Without it, that is taken as
+/// Lambda's maximum, [`MAX_FUNCTION_TIMEOUT`].
+pub const ENV_FUNCTION_TIMEOUT_SECONDS: &str = "PATROL_FUNCTION_TIMEOUT_SECONDS";
+/// Lambda's longest timeout.
+pub const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
+/// How long one AWS SDK call (every attempt and its retries) may take. Without it a service
+/// that accepts the connection and never answers holds the call until Lambda stops the
+/// invocation, before the failure is recorded and the dedup claim released.
+pub const SDK_OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long one attempt of an AWS SDK call may take.
+pub const SDK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting to an AWS endpoint may take.
+pub const SDK_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// The config file's shape; the CDK app writes the same number.
 pub const FORMAT_VERSION: u64 = 1;
 
@@ -80,6 +97,7 @@ struct Environment {
     state_table: Option<String>,
     failure_queue_url: Option<String>,
     pagerduty_events_url: String,
+    function_timeout: Option<Duration>,
 }
 
 impl Environment {
@@ -99,14 +117,43 @@ impl Environment {
             var: ENV_PAGERDUTY_EVENTS_URL,
             message,
         })?;
+        let function_timeout = optional(ENV_FUNCTION_TIMEOUT_SECONDS)
+            .map(|v| parse_function_timeout(&v))
+            .transpose()
+            .map_err(|message| ConfigError::Invalid {
+                var: ENV_FUNCTION_TIMEOUT_SECONDS,
+                message,
+            })?;
         Ok(Self {
             config_path,
             topic_arn_prefix,
             state_table: optional(ENV_STATE_TABLE),
             failure_queue_url: optional(ENV_FAILURE_QUEUE_URL),
             pagerduty_events_url,
+            function_timeout,
         })
     }
+}
+
+/// Whole seconds from 1 to Lambda's maximum.
+fn parse_function_timeout(value: &str) -> Result<Duration, String> {
+    let max = MAX_FUNCTION_TIMEOUT.as_secs();
+    match value.trim().parse::<u64>() {
+        Ok(s) if (1..=max).contains(&s) => Ok(Duration::from_secs(s)),
+        _ => Err(format!(
+            "`{value}` is not a whole number of seconds from 1 to {max} (the function's timeout)"
+        )),
+    }
+}
+
+/// The timeouts of every AWS SDK client of a Patrol function: [`SDK_CONNECT_TIMEOUT`],
+/// [`SDK_ATTEMPT_TIMEOUT`], [`SDK_OPERATION_TIMEOUT`].
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(SDK_CONNECT_TIMEOUT)
+        .operation_attempt_timeout(SDK_ATTEMPT_TIMEOUT)
+        .operation_timeout(SDK_OPERATION_TIMEOUT)
+        .build()
 }
 
 /// `arn:<partition>:sns:<region>:<account>:`, the trailing colon included.
@@ -147,6 +194,8 @@ pub struct HandlerConfig {
     pub failure_queue_url: Option<String>,
     /// [`ENV_PAGERDUTY_EVENTS_URL`], or [`DEFAULT_PAGERDUTY_EVENTS_URL`].
     pub pagerduty_events_url: String,
+    /// [`ENV_FUNCTION_TIMEOUT_SECONDS`], or [`MAX_FUNCTION_TIMEOUT`] when it is not set.
+    pub function_timeout: Duration,
 }
 
 impl HandlerConfig {

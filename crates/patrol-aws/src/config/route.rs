@@ -141,6 +141,15 @@ impl SinkConfig {
         }
     }
 
+    /// The Secrets Manager secret the route's sink reads, if any.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            SinkConfig::Sns { .. } => None,
+            SinkConfig::Slack { secret, .. } | SinkConfig::Pagerduty { secret, .. } => Some(secret),
+            SinkConfig::Webhook { secret, .. } => secret.as_deref(),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             SinkConfig::Sns { .. } => "sns",

@@ -296,3 +296,27 @@ fn a_handler_with_no_rules_of_a_kind_is_valid() {
     assert_eq!(c.rule_count(), 0);
     assert!(c.feeds.is_empty());
 }
+
+#[test]
+fn function_timeout_is_read_and_checked() {
+    let c = load(&config(), &[(ENV_FUNCTION_TIMEOUT_SECONDS, "60")]).expect("valid");
+    assert_eq!(c.function_timeout, Duration::from_secs(60));
+    let c = load(&config(), &[]).expect("valid");
+    assert_eq!(c.function_timeout, MAX_FUNCTION_TIMEOUT, "Lambda's maximum");
+    for bad in ["0", "901", "60s", "-1", "1.5"] {
+        let err = load(&config(), &[(ENV_FUNCTION_TIMEOUT_SECONDS, bad)]).expect_err(bad);
+        assert!(
+            err.to_string()
+                .starts_with("environment variable PATROL_FUNCTION_TIMEOUT_SECONDS is not valid"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn sdk_calls_have_timeouts() {
+    let t = sdk_timeouts();
+    assert_eq!(t.operation_timeout(), Some(SDK_OPERATION_TIMEOUT));
+    assert_eq!(t.operation_attempt_timeout(), Some(SDK_ATTEMPT_TIMEOUT));
+    assert_eq!(t.connect_timeout(), Some(SDK_CONNECT_TIMEOUT));
+}

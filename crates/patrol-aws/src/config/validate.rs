@@ -403,5 +403,6 @@ fn assemble(
         state_table: env.state_table,
         failure_queue_url: env.failure_queue_url,
         pagerduty_events_url: env.pagerduty_events_url,
+        function_timeout: env.function_timeout.unwrap_or(super::MAX_FUNCTION_TIMEOUT),
     })
 }
