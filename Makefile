@@ -8,7 +8,7 @@
 #   make fmt     format Rust code
 #   make synth   templates into build/cdk.out (MANIFEST=path, LAMBDA_PROFILE=release|lambda-dev)
 #   make bench   pattern engine, `patrol match`, `patrol replay` (2 GB archive), Lambda cold start
-#   make fuzz    fuzz pattern parsing and matching (nightly)
+#   make fuzz    fuzz every parser: patterns, manifests, templates, webhooks, replay (nightly)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -200,11 +200,24 @@ bench-synth: setup build-patrol
 bench-covers: build-patrol
 	$(PATROL) --manifest $(MANIFEST) covers $(ROOT)/../shared/corpus/cloudtrail-records.jsonl tests/events
 
-# Coverage-guided fuzzing of pattern parsing and matching (needs a nightly toolchain).
-FUZZ_SECS ?= 300
+# Coverage-guided fuzzing (needs a nightly toolchain): each target in turn for FUZZ_SECS
+# seconds, with debug assertions, starting from fuzz/seeds/<target> (built from the test
+# data by fuzz/seeds/build.py) and the corpus it grew before (fuzz/corpus/, not
+# committed). Prints each target's run count; stops at the first crash, whose input is
+# in fuzz/artifacts/<target>/ (fuzz/artifacts-notes.md: crashes handed over, and how).
+FUZZ_SECS ?= 600
+FUZZ_TARGETS ?= pattern_match manifest template_condition webhook replay_read policy
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && mkdir -p corpus/pattern_match && cargo +nightly fuzz run pattern_match corpus/pattern_match seeds/pattern_match -- -max_total_time=$(FUZZ_SECS) -max_len=4096
+	@mkdir -p $(BUILD)/fuzz
+	@$(STEP) "fuzz seeds from the test data" python3 fuzz/seeds/build.py
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t; \
+	  log=$(BUILD)/fuzz/$$t.log; \
+	  $(STEP) "cargo fuzz: $$t for $(FUZZ_SECS)s (log: $$log)" bash -c "cargo +nightly fuzz run --debug-assertions $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECS) -timeout=30 > $$log 2>&1" \
+	    || { tail -n 60 $$log; exit 1; }; \
+	  echo "    $$t: $$(grep -E '^Done [0-9]+ runs' $$log)"; \
+	done
 
 ## --- lints ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ pub(crate) enum AnythingBut {
     Numbers(Vec<f64>),
     Prefix(Vec<String>),
     Suffix(Vec<String>),
-    /// Lowercased, plus the original text for `to_json`.
+    /// Case-folded (see `fold`), plus the original text for `to_json`.
     IgnoreCase(Vec<(String, String)>),
     Wildcard(Vec<Wildcard>),
 }
@@ -71,7 +71,7 @@ impl AnythingBut {
                         if op == "prefix" { AnythingBut::Prefix(strings) } else { AnythingBut::Suffix(strings) }
                     }
                     "equals-ignore-case" => {
-                        AnythingBut::IgnoreCase(strings.into_iter().map(|s| (s.to_lowercase(), s)).collect())
+                        AnythingBut::IgnoreCase(strings.into_iter().map(|s| (super::fold::fold(&s).into_owned(), s)).collect())
                     }
                     "wildcard" => {
                         let mut ws = Vec::new();
@@ -114,8 +114,8 @@ impl AnythingBut {
             AnythingBut::Prefix(xs) => xs.iter().any(|x| s.starts_with(x.as_str())),
             AnythingBut::Suffix(xs) => xs.iter().any(|x| s.ends_with(x.as_str())),
             AnythingBut::IgnoreCase(xs) => {
-                let lower = s.to_lowercase();
-                xs.iter().any(|(x, _)| *x == lower)
+                let folded = super::fold::fold(s);
+                xs.iter().any(|(x, _)| *x == folded)
             }
             AnythingBut::Wildcard(ws) => ws.iter().any(|w| w.matches(s)),
         }

@@ -363,12 +363,12 @@ impl FieldIndex {
                 }
                 probe_suffixes(&self.suffix, s, hit);
                 if self.has_ic {
-                    let lower = s.to_lowercase();
-                    if let Some(ids) = self.equals_ic.get(lower.as_str()) {
+                    let folded = super::fold::fold(s);
+                    if let Some(ids) = self.equals_ic.get(&*folded) {
                         hit(ids);
                     }
-                    probe_prefixes(&self.prefix_ic, &lower, hit);
-                    probe_suffixes(&self.suffix_ic, &lower, hit);
+                    probe_prefixes(&self.prefix_ic, &folded, hit);
+                    probe_suffixes(&self.suffix_ic, &folded, hit);
                 }
             }
             Scalar::Num(Some(x)) => {

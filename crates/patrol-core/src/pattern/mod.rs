@@ -32,12 +32,18 @@
 //!   different keys and both count).
 //! - Size: at most [`MAX_PATTERN_CHARS`] characters (the API's limit; the default account
 //!   quota is 2,048).
+//! - Wildcards: at most [`MAX_COMPLEXITY`] wildcard prefixes matched at once per field,
+//!   EventBridge's "Rule is too complex" check (`complexity`).
+//! - `equals-ignore-case` (also in `prefix`, `suffix`, `anything-but`) compares Unicode's
+//!   full case folding of both sides (`fold`): `ß` = `SS`, `ς` = `σ` = `Σ`.
 
 mod anything_but;
 mod cidr;
+mod complexity;
 #[cfg(test)]
 mod corpus;
 mod flatten;
+mod fold;
 mod head;
 mod interpret;
 mod json;
@@ -53,6 +59,7 @@ mod structure;
 mod value;
 mod wildcard;
 
+pub use complexity::{MAX_COMPLEXITY, TOO_COMPLEX};
 pub use head::{HeadIndex, HeadValue};
 pub use matcher::Matcher;
 /// The AST's parts that `crate::cover` generalizes.
@@ -125,6 +132,7 @@ impl Pattern {
             });
         }
         let branches = parse::expand(&root)?;
+        complexity::check(&branches)?;
         Ok(Pattern { root, branches })
     }
 
@@ -270,6 +278,21 @@ mod tests {
             let again = Pattern::parse(&pat.to_json()).expect("to_json is valid");
             assert_eq!(again.branches(), pat.branches(), "{p} -> {}", pat.to_json());
         }
+    }
+
+    /// Regression (issue #16): lowercasing missed `ß` against `SS` and a final sigma.
+    #[test]
+    fn equals_ignore_case_folds_sharp_s_and_final_sigma() {
+        let eic = |p: &str| json!({"f": [{"equals-ignore-case": p}]});
+        assert!(m(eic("straße"), json!({"f": "STRASSE"})));
+        assert!(m(eic("STRASSE"), json!({"f": "straße"})));
+        assert!(m(eic("σοφιασ"), json!({"f": "ΣΟΦΙΑΣ"})));
+        assert!(m(eic("ς"), json!({"f": "Σ"})));
+        assert!(!m(eic("ı"), json!({"f": "I"})));
+        let prefix = json!({"f": [{"prefix": {"equals-ignore-case": "STRASS"}}]});
+        assert!(m(prefix, json!({"f": "Straße 1"})));
+        let not = json!({"f": [{"anything-but": {"equals-ignore-case": "STRASSE"}}]});
+        assert!(!m(not, json!({"f": "straße"})));
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub(crate) enum Op {
     },
     Bool(bool),
     Null,
-    /// `prefix`, or `{"prefix": {"equals-ignore-case": ..}}` (then `value` is lowercased).
+    /// `prefix`, or `{"prefix": {"equals-ignore-case": ..}}` (then `value` is case-folded,
+    /// see `fold`).
     Prefix {
         value: String,
         ignore_case: bool,
@@ -34,6 +35,7 @@ pub(crate) enum Op {
         ignore_case: bool,
         written: String,
     },
+    /// `lower` is the written string case-folded (see `fold`).
     EqualsIgnoreCase {
         lower: String,
         written: String,
@@ -142,7 +144,7 @@ impl Op {
                 Scalar::Str(s),
             ) => {
                 if *ignore_case {
-                    s.to_lowercase().starts_with(value.as_str())
+                    super::fold::fold(s).starts_with(value.as_str())
                 } else {
                     s.starts_with(value.as_str())
                 }
@@ -154,12 +156,12 @@ impl Op {
                 Scalar::Str(s),
             ) => {
                 if *ignore_case {
-                    s.to_lowercase().ends_with(value.as_str())
+                    super::fold::fold(s).ends_with(value.as_str())
                 } else {
                     s.ends_with(value.as_str())
                 }
             }
-            (Op::EqualsIgnoreCase { lower, .. }, Scalar::Str(s)) => s.to_lowercase() == *lower,
+            (Op::EqualsIgnoreCase { lower, .. }, Scalar::Str(s)) => super::fold::fold(s) == *lower,
             (Op::Wildcard(w), Scalar::Str(s)) => w.matches(s),
             (Op::AnythingBut { inner, .. }, v) => inner.matches(v),
             (Op::Numeric(n), Scalar::Num(Some(x))) => n.matches(*x),
@@ -254,7 +256,7 @@ fn parse_operator(name: &str, arg: &J) -> Result<Op, Err> {
                 _ => (string_arg(name, arg)?.to_string(), false),
             };
             let value = if ignore_case {
-                written.to_lowercase()
+                super::fold::fold(&written).into_owned()
             } else {
                 written.clone()
             };
@@ -275,7 +277,7 @@ fn parse_operator(name: &str, arg: &J) -> Result<Op, Err> {
         "equals-ignore-case" => {
             let s = string_arg(name, arg)?;
             Op::EqualsIgnoreCase {
-                lower: s.to_lowercase(),
+                lower: super::fold::fold(s).into_owned(),
                 written: s.to_string(),
             }
         }

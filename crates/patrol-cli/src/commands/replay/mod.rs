@@ -5,6 +5,8 @@
 //! - `source`: what to read (files, folders in CloudTrail's S3 layout, `-`, `s3://`) and
 //!   the `--since`/`--until` window that prunes by path before reading;
 //! - `read`: one input's events, streamed (gzip, `{"Records": [...]}`, NDJSON);
+//! - `split`: a document cut into its events as it streams, events over EventBridge's
+//!   1 MiB limit skipped with a warning;
 //! - `raw`: the fast path for the usual CloudTrail file: records left raw, only those some
 //!   pattern matches built for the engine;
 //! - `s3`: listing and fetching objects through the AWS SDK;
@@ -21,6 +23,7 @@ mod raw;
 mod read;
 mod s3;
 mod source;
+mod split;
 mod summary;
 
 use std::borrow::Cow;
@@ -507,7 +510,7 @@ impl Out<'_> {
     }
 }
 
-fn open(input: &Input, s3: Option<&S3>) -> Result<Box<dyn Read>, String> {
+fn open<'a>(input: &Input, s3: Option<&'a S3>) -> Result<Box<dyn Read + 'a>, String> {
     match input {
         Input::File { path, .. } => File::open(path)
             .map(|f| Box::new(f) as Box<dyn Read>)
@@ -516,7 +519,7 @@ fn open(input: &Input, s3: Option<&S3>) -> Result<Box<dyn Read>, String> {
         Input::S3 { bucket, key, .. } => match s3 {
             Some(s3) => s3
                 .get(bucket, key)
-                .map(|b| Box::new(std::io::Cursor::new(b)) as Box<dyn Read>),
+                .map(|o| Box::new(o) as Box<dyn Read + 'a>),
             None => Err("no S3 client".to_owned()),
         },
     }

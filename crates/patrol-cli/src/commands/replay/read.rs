@@ -2,23 +2,22 @@
 //! (whatever the name says), then either one JSON document (a CloudTrail
 //! `{"Records": [...]}` file, an array, or a single event) or one JSON value per line.
 //!
-//! A document's `Records` are handed out one by one as they are parsed, so a record is
-//! the largest thing held at once; small documents (the usual CloudTrail file) are read
-//! whole first because parsing from memory is several times faster. Whatever could be
-//! read before a failure (a truncated gzip, a cut-off document) is still handed out.
-//! Replay may ask for the records of a usual CloudTrail file raw instead ([`Item::Raw`],
-//! see `raw`).
+//! A document's events are cut out as it streams by (`split`), so one event is the largest
+//! thing held at once, and an event over EventBridge's 1 MiB limit is skipped with a
+//! reason, never held whole: a line, a record or an object. Small documents (the usual
+//! CloudTrail file) are read whole first because the fast path (`raw`) reads from memory.
+//! Whatever could be read before a failure (a truncated gzip, a cut-off document) is still
+//! handed out. Replay may ask for the records of a usual CloudTrail file raw instead
+//! ([`Item::Raw`], see `raw`).
 
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::io::{BufRead, BufReader, Cursor, Read};
 
 use flate2::read::MultiGzDecoder;
-use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
 
 use super::ReadEvent;
 use super::raw::{self, RawRecord};
+use super::split::{MAX_EVENT_BYTES, SplitError, split, too_large};
 
 /// Documents up to this size (decompressed) are parsed from memory; larger ones stream.
 const SLURP_LIMIT: u64 = 16 << 20;
@@ -236,29 +235,96 @@ fn read_lines(
     io_error: &dyn Fn(std::io::Error) -> String,
 ) -> Result<(), String> {
     let mut reader = BufReader::with_capacity(256 << 10, text);
-    let mut line = Vec::new();
-    let mut n = 0usize;
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) => return Ok(()),
+    for n in 1.. {
+        match reader.fill_buf() {
+            Ok([]) => return Ok(()),
             Ok(_) => {}
-            Err(e) => return Err(format!("after line {n}: {}", io_error(e))),
+            Err(e) => return Err(format!("after line {}: {}", n - 1, io_error(e))),
         }
-        n += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Value>(&line) {
-            Ok(Value::Object(mut obj)) if obj.contains_key("Records") => {
-                match obj.remove("Records") {
-                    Some(Value::Array(records)) => records.into_iter().for_each(|r| emit(Ok(r))),
-                    _ => emit(Err(format!("line {n}: `Records` is not an array"))),
-                }
+        // Each line is a document of its own (a `{"Records": [...]}` line streams too),
+        // read up to its newline only.
+        let mut line = Line::new(&mut reader);
+        let result = split(&mut line, MAX_EVENT_BYTES, &mut |e| {
+            emit(e.map_err(|e| format!("line {n}: {e}")));
+        });
+        // What the document left of the line (after a syntax error), then its newline.
+        let rest = line.skip_rest();
+        match result {
+            Err(SplitError::Io(e)) => return Err(format!("after line {}: {}", n - 1, io_error(e))),
+            Err(SplitError::Syntax(m) | SplitError::Truncated(m)) => {
+                emit(Err(format!("line {n}: {m}")));
             }
-            Ok(v) => emit(Ok(v)),
-            Err(e) => emit(Err(format!("line {n}: not JSON: {e}"))),
+            Ok(_) => {}
         }
+        if let Err(e) = rest {
+            return Err(format!("after line {n}: {}", io_error(e)));
+        }
+    }
+    Ok(())
+}
+
+/// One line of a reader, as a reader: it ends before the newline.
+struct Line<'a, R> {
+    inner: &'a mut R,
+    /// Bytes at the front of `inner`'s buffer known to be in this line (the newline is
+    /// looked for once per buffer, not at every call).
+    ahead: usize,
+    /// Whether the newline follows those bytes in the buffer.
+    newline: bool,
+}
+
+impl<'a, R: BufRead> Line<'a, R> {
+    fn new(inner: &'a mut R) -> Self {
+        Line {
+            inner,
+            ahead: 0,
+            newline: false,
+        }
+    }
+
+    /// Reads past the rest of the line and its newline.
+    fn skip_rest(&mut self) -> std::io::Result<()> {
+        loop {
+            let n = self.fill_buf()?.len();
+            if n == 0 {
+                break;
+            }
+            self.consume(n);
+        }
+        if self.newline {
+            self.inner.consume(1);
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for Line<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let chunk = self.fill_buf()?;
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Line<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.ahead == 0 && !self.newline {
+            let chunk = self.inner.fill_buf()?;
+            match chunk.iter().position(|b| *b == b'\n') {
+                Some(at) => (self.ahead, self.newline) = (at, true),
+                None => self.ahead = chunk.len(),
+            }
+        }
+        let ahead = self.ahead;
+        Ok(&self.inner.fill_buf()?[..ahead])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        let amount = amount.min(self.ahead);
+        self.ahead -= amount;
+        self.inner.consume(amount);
     }
 }
 
@@ -272,128 +338,46 @@ fn read_document(
     match (&mut text).take(SLURP_LIMIT).read_to_end(&mut head) {
         Err(e) => {
             // Salvage the records before the damage; the parse error is only its echo.
-            let _ = parse(serde_json::Deserializer::from_slice(&head), &mut |e| {
+            let _ = split(&mut &head[..], MAX_EVENT_BYTES, &mut |e| {
                 emit_item(Item::Event(e));
             });
             Err(io_error(e))
         }
         Ok(n) if (n as u64) < SLURP_LIMIT => read_text(&head, fast, emit_item),
-        Ok(_) => parse(
-            serde_json::Deserializer::from_reader(Cursor::new(head).chain(text)),
-            &mut |e| emit_item(Item::Event(e)),
-        )
-        .map_err(|e| {
-            if e.classify() == serde_json::error::Category::Io {
-                io_error(std::io::Error::other(e.to_string()))
-            } else {
-                json_error(&e)
-            }
-        }),
+        Ok(_) => {
+            let mut stream = BufReader::with_capacity(256 << 10, Cursor::new(head).chain(text));
+            split_document(&mut stream, emit_item, io_error)
+        }
     }
 }
 
 /// A whole document in memory.
 fn read_text(text: &[u8], fast: bool, emit_item: &mut dyn FnMut(Item<'_>)) -> Result<(), String> {
     if fast && let Some(records) = raw::records(text) {
-        records.iter().for_each(|r| emit_item(Item::Raw(r)));
-        return Ok(());
-    }
-    parse(serde_json::Deserializer::from_slice(text), &mut |e| {
-        emit_item(Item::Event(e));
-    })
-    .map_err(|e| json_error(&e))
-}
-
-fn json_error(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Eof => format!("truncated JSON: {e}"),
-        Category::Syntax => format!("not JSON: {e}"),
-        Category::Io | Category::Data => e.to_string(),
-    }
-}
-
-fn parse<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-    emit: &mut dyn FnMut(ReadEvent),
-) -> serde_json::Result<()> {
-    Document { emit }.deserialize(&mut de)?;
-    de.end()
-}
-
-/// A whole document: `{"Records": [...]}` (records streamed), an array of events, or one
-/// event object.
-struct Document<'a> {
-    emit: &'a mut dyn FnMut(ReadEvent),
-}
-
-impl<'de> DeserializeSeed<'de> for Document<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Document<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object or array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Value>()? {
-            (self.emit)(Ok(v));
-        }
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut other = Map::new();
-        let mut records = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "Records" {
-                map.next_value_seed(Records {
-                    emit: &mut *self.emit,
-                })?;
-                records = true;
-            } else if records {
-                map.next_value::<serde::de::IgnoredAny>()?;
+        for (i, r) in records.iter().enumerate() {
+            if r.json.len() > MAX_EVENT_BYTES {
+                // As `split` says it, for the same record.
+                let why = too_large(r.json.len(), MAX_EVENT_BYTES);
+                emit_item(Item::Event(Err(format!("record {}: {why}", i + 1))));
             } else {
-                other.insert(key, map.next_value()?);
+                emit_item(Item::Raw(r));
             }
         }
-        if !records {
-            (self.emit)(Ok(Value::Object(other)));
-        }
-        Ok(())
+        return Ok(());
     }
+    split_document(&mut &text[..], emit_item, &|e| format!("cannot read: {e}"))
 }
 
-/// The `Records` array, each member handed out as soon as it is parsed.
-struct Records<'a> {
-    emit: &'a mut dyn FnMut(ReadEvent),
-}
-
-impl<'de> DeserializeSeed<'de> for Records<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Records<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("`Records` to be an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(v) = seq.next_element::<Value>()? {
-            (self.emit)(Ok(v));
-        }
-        Ok(())
+fn split_document(
+    input: &mut dyn BufRead,
+    emit_item: &mut dyn FnMut(Item<'_>),
+    io_error: &dyn Fn(std::io::Error) -> String,
+) -> Result<(), String> {
+    match split(input, MAX_EVENT_BYTES, &mut |e| emit_item(Item::Event(e))) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("truncated JSON: the file is empty".to_owned()),
+        Err(SplitError::Io(e)) => Err(io_error(e)),
+        Err(SplitError::Syntax(m) | SplitError::Truncated(m)) => Err(m),
     }
 }
 
@@ -471,14 +455,99 @@ mod tests {
 
     #[test]
     fn large_documents_stream_from_the_reader() {
-        let pad = "x".repeat(1 << 20);
-        let records: Vec<String> = (0..20)
+        let pad = "x".repeat(512 << 10);
+        let records: Vec<String> = (0..40)
             .map(|i| format!(r#"{{"i": {i}, "pad": "{pad}"}}"#))
             .collect();
         let doc = format!(r#"{{"Records": [{}]}}"#, records.join(","));
         assert!(doc.len() as u64 > SLURP_LIMIT);
         let (events, r) = read(doc.as_bytes(), Layout::Document);
-        assert_eq!((events.len(), r), (20, Ok(())));
+        assert_eq!(r, Ok(()));
+        assert_eq!(events.len(), 40);
+        assert!(events.iter().all(Result::is_ok));
+    }
+
+    /// `{"pad": "xxx…"}` with `pad_bytes` x's, then a newline.
+    fn padded_line(pad_bytes: usize) -> Vec<u8> {
+        let mut line = br#"{"pad": ""#.to_vec();
+        line.resize(line.len() + pad_bytes, b'x');
+        line.extend_from_slice(b"\"}\n");
+        line
+    }
+
+    /// Regression (issue #16): a line was read whole into memory whatever its size, and
+    /// an event EventBridge could never deliver was replayed.
+    #[test]
+    fn oversized_ndjson_line_is_skipped_with_a_warning() {
+        let mut text = b"{\"a\": 1}\n".to_vec();
+        text.extend(padded_line(2 << 20));
+        text.extend_from_slice(b"{\"a\": 3}\n");
+        for (what, bytes) in [("plain", text.clone()), ("gzip", gzip(&text))] {
+            let (events, r) = read(&bytes, Layout::Lines);
+            assert_eq!(r, Ok(()), "{what}");
+            assert_eq!(events.len(), 3, "{what}");
+            assert_eq!(events[0], Ok(serde_json::json!({"a": 1})));
+            let why = events[1].as_ref().expect_err("skipped");
+            assert_eq!(
+                why,
+                "line 2: the event: 2097163 bytes, more than the 1 MiB an EventBridge event can be: skipped",
+                "{what}"
+            );
+            assert_eq!(events[2], Ok(serde_json::json!({"a": 3})), "{what}");
+        }
+        // At the limit it is read.
+        let (events, _) = read(&padded_line(MAX_EVENT_BYTES - 11), Layout::Lines);
+        assert!(events[0].is_ok());
+    }
+
+    /// A huge line is read past, never held: 256 MiB without a newline inside a string,
+    /// made as it is read.
+    #[test]
+    fn a_huge_line_is_read_past_not_held() {
+        let huge = std::io::repeat(b'x').take(256 << 20);
+        let input = Cursor::new(&b"{\"s\": \""[..])
+            .chain(huge)
+            .chain(Cursor::new(&b"\"}\n{\"a\": 2}\n"[..]));
+        let mut events = Vec::new();
+        let (sizes, r) = read_events(input, Layout::Lines, &mut |e| events.push(e));
+        assert_eq!(r, Ok(()));
+        assert!(sizes.decoded > 256 << 20);
+        assert!(
+            events[0]
+                .as_ref()
+                .is_err_and(|e| e.contains("more than the 1 MiB"))
+        );
+        assert_eq!(events[1], Ok(serde_json::json!({"a": 2})));
+    }
+
+    #[test]
+    fn oversized_record_in_a_cloudtrail_file_is_skipped() {
+        let pad = "x".repeat(MAX_EVENT_BYTES);
+        let doc = format!(
+            r#"{{"Records": [{{"eventSource": "s3.amazonaws.com"}}, {{"eventSource": "s3.amazonaws.com", "pad": "{pad}"}}, {{"eventSource": "iam.amazonaws.com"}}]}}"#
+        );
+        for bytes in [doc.clone().into_bytes(), gzip(doc.as_bytes())] {
+            // The general path and the fast path (records left raw) say the same.
+            let (events, r) = read(&bytes, Layout::Document);
+            assert_eq!(r, Ok(()));
+            let mut raw = Vec::new();
+            let (_, r) = read_items(&bytes[..], Layout::Document, true, &mut |item| {
+                raw.push(match item {
+                    Item::Raw(r) => serde_json::from_str(r.json).map_err(|e| e.to_string()),
+                    Item::Event(e) => e,
+                });
+            });
+            assert_eq!(r, Ok(()));
+            assert_eq!(raw, events);
+            assert_eq!(events.len(), 3);
+            assert!(
+                events[1]
+                    .as_ref()
+                    .is_err_and(|e| e.starts_with("record 2: 1048622 bytes")),
+                "{:?}",
+                events[1]
+            );
+        }
     }
 
     fn gunzip(gz: &[u8], limit: u64) -> Option<Vec<u8>> {

@@ -1,7 +1,7 @@
 //! `s3://bucket/prefix` sources through the AWS SDK: the standard credential chain,
 //! region and `AWS_ENDPOINT_URL` (path-style addressing when an endpoint is set, as local
 //! emulators and most S3-compatible stores need). Objects are fetched one at a time per
-//! worker; a CloudTrail object is a few MB at most.
+//! worker and read as they arrive ([`Object`]): never held whole, whatever their size.
 
 use anyhow::Context as _;
 use aws_sdk_s3::Client;
@@ -65,29 +65,61 @@ impl S3 {
         })
     }
 
-    /// One object's bytes.
-    pub fn get(&self, bucket: &str, key: &str) -> Result<Vec<u8>, String> {
-        self.runtime.block_on(async {
-            let object = self
-                .client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "cannot get the object: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(e)
-                    )
-                })?;
-            let body = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| format!("cannot read the object: {e}"))?;
-            Ok(body.into_bytes().to_vec())
+    /// One object, to read as its body arrives.
+    pub fn get(&self, bucket: &str, key: &str) -> Result<Object<'_>, String> {
+        let object = self
+            .runtime
+            .block_on(self.client.get_object().bucket(bucket).key(key).send())
+            .map_err(|e| {
+                format!(
+                    "cannot get the object: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )
+            })?;
+        Ok(Object {
+            runtime: &self.runtime,
+            body: object.body,
+            chunk: Vec::new(),
+            at: 0,
         })
+    }
+}
+
+/// An object's body as a reader: each chunk is awaited when the last one is used up.
+pub struct Object<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    body: aws_sdk_s3::primitives::ByteStream,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::fmt::Debug for Object<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Object").finish_non_exhaustive()
+    }
+}
+
+impl std::io::Read for Object<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.runtime.block_on(self.body.try_next()) {
+                Ok(Some(bytes)) => {
+                    self.chunk.clear();
+                    self.chunk.extend_from_slice(&bytes);
+                    self.at = 0;
+                }
+                Ok(None) => return Ok(0),
+                Err(e) => {
+                    return Err(std::io::Error::other(format!(
+                        "cannot read the object: {e}"
+                    )));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -163,6 +195,16 @@ pub(super) mod tests {
             .ok_or_else(|| anyhow::anyhow!("no status in {response:?}"))
     }
 
+    pub(in crate::commands::replay) fn put(
+        port: u16,
+        path: &str,
+        body: &[u8],
+    ) -> anyhow::Result<()> {
+        let status = http(port, "PUT", path, body)?;
+        anyhow::ensure!(status == 200, "upload {path}: {status}");
+        Ok(())
+    }
+
     fn upload(port: u16, dir: &Path, root: &Path, prefix: &str) -> anyhow::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
@@ -222,7 +264,11 @@ pub(super) mod tests {
         assert!(keys.len() > 5, "{keys:?}");
         assert!(keys.windows(2).all(|w| w[0].0 < w[1].0));
         let (key, size) = &keys[0];
-        assert_eq!(s3.get("trail-logs", key).map(|b| b.len() as u64), Ok(*size));
+        let mut body = Vec::new();
+        s3.get("trail-logs", key)
+            .map_err(anyhow::Error::msg)?
+            .read_to_end(&mut body)?;
+        assert_eq!(body.len() as u64, *size);
         assert!(s3.get("trail-logs", "org/nope").is_err());
         Ok(())
     }

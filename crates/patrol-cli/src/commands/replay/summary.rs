@@ -393,6 +393,7 @@ mod tests {
             console_url: None,
             runbook: None,
             dedup_key: None,
+            references: vec![],
         }
     }
 

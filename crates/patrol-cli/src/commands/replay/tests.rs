@@ -108,8 +108,16 @@ fn broken_files_are_counted_and_the_rest_is_replayed() -> anyhow::Result<()> {
         "{:#?}",
         run.warnings
     );
-    // No `eventSource`, and a number where a record should be.
-    assert_eq!(s.bad_records, 3, "{:#?}", run.warnings);
+    // No `eventSource`, a number where a record should be, and a 4 MiB record (over
+    // EventBridge's 1 MiB limit: skipped, not held).
+    assert_eq!(s.bad_records, 4, "{:#?}", run.warnings);
+    assert!(
+        run.warnings.iter().any(
+            |w| w.contains("odd-records.json.gz: record 4: 4196934 bytes, more than the 1 MiB")
+        ),
+        "{:#?}",
+        run.warnings
+    );
     assert_eq!(s.incomplete_records, 2);
     assert!(!run.warnings.iter().any(|w| w.contains("CloudTrail-Digest")));
     Ok(())
@@ -209,14 +217,14 @@ fn read_event_file_reads_single_events_and_records_files() {
 
 /// The shared corpus, when it is there: the README's figure.
 #[test]
-fn corpus_raises_261_alerts() -> anyhow::Result<()> {
+fn corpus_raises_262_alerts() -> anyhow::Result<()> {
     let corpus = workspace().join("../shared/corpus/cloudtrail-records.jsonl");
     if !corpus.is_file() {
         return Ok(());
     }
     let run = replay(&[corpus], &Window::default(), 2)?;
     assert_eq!(run.summary.events, 3290);
-    assert_eq!(run.summary.alerts(), 261);
+    assert_eq!(run.summary.alerts(), 262);
     assert_eq!(run.summary.bad_records, 0);
     Ok(())
 }
@@ -283,7 +291,7 @@ fn fast_path_gives_what_the_general_path_gives_on_the_corpus() -> anyhow::Result
     let _ = std::fs::remove_file(&path);
     let (fast, general) = (fast?, general?);
     assert_eq!(fast.summary.events, 3290);
-    assert_eq!(fast.summary.alerts(), 261);
+    assert_eq!(fast.summary.alerts(), 262);
     same_run(&fast, &general);
     Ok(())
 }
@@ -338,5 +346,40 @@ fn fast_path_is_not_fooled_by_odd_head_fields() -> anyhow::Result<()> {
         assert!(ids.contains(&raised), "{raised} raised nothing: {ids:?}");
     }
     assert!(!ids.contains(&"e-8"), "{ids:?}");
+    Ok(())
+}
+
+/// Regression (issue #16): an S3 object was collected whole before a byte of it was read,
+/// and a line of any size was held. Now the object streams and the 2 MiB line (over
+/// EventBridge's 1 MiB limit) is skipped with a warning, plain or gzipped.
+#[test]
+fn s3_objects_stream_and_oversized_lines_are_skipped() -> anyhow::Result<()> {
+    let Some((_moto, port)) = s3::tests::archive_in_moto()? else {
+        return Ok(());
+    };
+    let event = std::fs::read_to_string(fixtures().join("eventbridge.ndjson"))?;
+    let first = event.lines().next().unwrap_or_default();
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(2 << 20));
+    let text = format!("{first}\n{huge}\n{first}\n");
+    s3::tests::put(port, "/trail-logs/big/events.ndjson", text.as_bytes())?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes())?;
+    s3::tests::put(port, "/trail-logs/big/events.ndjson.gz", &gz.finish()?)?;
+    let run = replay_from(
+        &["s3://trail-logs/big/".to_owned()],
+        &Window::default(),
+        2,
+        Some(s3::tests::client(port)?),
+        true,
+    )?;
+    assert_eq!(run.summary.events, 4, "{:#?}", run.warnings);
+    assert_eq!(run.summary.bad_records, 2);
+    assert_eq!(
+        run.warnings,
+        [
+            "warning: s3://trail-logs/big/events.ndjson: line 2: the event: 2097163 bytes, more than the 1 MiB an EventBridge event can be: skipped",
+            "warning: s3://trail-logs/big/events.ndjson.gz: line 2: the event: 2097163 bytes, more than the 1 MiB an EventBridge event can be: skipped",
+        ]
+    );
     Ok(())
 }
