@@ -24,7 +24,7 @@ export type RouteConfig =
 export interface HandlerConfig {
   readonly format_version: number;
   readonly handler: string;
-  readonly rules: readonly Omit<Rule, 'deployed_pattern' | 'pattern_suppressions'>[];
+  readonly rules: readonly Rule[];
   readonly routes: readonly RouteConfig[];
   /** Feed (cover) id → the rules it invokes the function for. */
   readonly feeds: { readonly [feed: string]: readonly string[] };
@@ -122,7 +122,7 @@ export function handlerConfig(manifest: Manifest, handler: string): HandlerConfi
   return {
     format_version: CONFIG_FORMAT_VERSION,
     handler,
-    rules: rules.map(({ deployed_pattern: _d, pattern_suppressions: _p, ...rule }) => rule),
+    rules: [...rules],
     routes: handlerRoutes(manifest, rules).map(routeConfig),
     feeds,
     schedules,

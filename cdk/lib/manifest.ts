@@ -113,15 +113,6 @@ export interface Rule {
   readonly permissions: readonly string[];
   /** @default - every alert is sent */
   readonly dedup?: Dedup;
-  /**
-   * For `event` triggers: the pattern with the suppressions it can express compiled in
-   * (added by `patrol manifest --json`); this is what EventBridge gets.
-   *
-   * @default - the trigger's pattern
-   */
-  readonly deployed_pattern?: EventPatternJson;
-  /** Indices in the rule's `suppress` list compiled into `deployed_pattern`. */
-  readonly pattern_suppressions?: readonly number[];
 }
 
 /** `[deploy].central`: where the rules run and alerts leave. */

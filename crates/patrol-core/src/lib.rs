@@ -11,7 +11,6 @@
 //! - [`policy`]: IAM/resource policy analysis (public? external accounts? grants?) for conditions.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
-//! - [`suppress`]: suppressions compiled into the deployed pattern where it can say them.
 //! - [`cover`]: covering patterns (forwarding rules, per-handler feeds) computed from the rules.
 //! - [`date`]: `YYYY-MM-DD` dates for suppression expiry, event times.
 //! - [`dedup`]: one alert per key per window, simulated over event time offline.
@@ -32,5 +31,4 @@ pub mod manifest;
 pub mod pattern;
 pub mod policy;
 pub mod rule;
-pub mod suppress;
 pub mod template;
