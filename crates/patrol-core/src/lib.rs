@@ -10,6 +10,7 @@
 //! - [`condition`]: optional CEL conditions evaluated after the pattern.
 //! - [`policy`]: IAM/resource policy analysis (public? external accounts? grants?) for conditions.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
+//! - [`finding`]: what a handler's check reports, as an event every rule feature works on.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
 //! - [`cover`]: covering patterns (forwarding rules, per-handler feeds) computed from the rules.
 //! - [`date`]: `YYYY-MM-DD` dates for suppression expiry, event times.
@@ -27,6 +28,7 @@ pub mod dedup;
 pub mod diagnostic;
 pub mod engine;
 pub mod event;
+pub mod finding;
 pub mod manifest;
 pub mod pattern;
 pub mod policy;
