@@ -8,24 +8,58 @@
 //! reports it and dead-letters the event instead of dropping it.
 //!
 //! Besides CEL's standard library a condition can call the policy functions of
-//! [`crate::policy::functions`].
+//! [`crate::policy::functions`]. The comprehension macros (`all`, `exists`, `exists_one`,
+//! `map`, `filter`) work on lists of the event, and the variable a macro binds is known
+//! inside that macro only (`condition/scope.rs`):
+//! `detail.requestParameters.ipPermissions.items.exists(p, p.ipRanges.items.exists(r, r.cidrIp == "0.0.0.0/0"))`.
+
+mod scope;
 
 use cel::{Context, Program, Value as CelValue};
 use serde_json::Value;
 
 use crate::policy;
 use crate::template::KNOWN_VARIABLES;
+pub use scope::Position;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConditionError {
     #[error("condition syntax error: {0}")]
     Syntax(String),
-    #[error("condition uses unknown variable `{0}`")]
-    UnknownVariable(String),
+    #[error("{0}")]
+    UnknownVariable(UnknownVariable),
     #[error("condition failed on this event: {0}")]
     Evaluation(String),
     #[error("condition returned {0}, not a boolean")]
     NotBoolean(String),
+}
+
+/// A variable that is neither a context variable nor bound by a macro around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub name: String,
+    /// Where it is first read (the parser gives every identifier a position).
+    pub at: Option<Position>,
+    /// Where a macro binds this name, when one does elsewhere in the condition: the name
+    /// was used outside the macro that defines it.
+    pub bound_at: Option<Position>,
+}
+
+impl std::fmt::Display for UnknownVariable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "condition uses unknown variable `{}`", self.name)?;
+        if let Some(at) = self.at {
+            write!(f, " ({at})")?;
+        }
+        match self.bound_at {
+            Some(bound) => write!(
+                f,
+                ": `{}` is bound only inside its macro ({bound})",
+                self.name
+            ),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A compiled condition.
@@ -58,26 +92,25 @@ impl Condition {
                     .join("; "),
             )]
         })?;
-        let mut unknown: Vec<String> = program
-            .references()
-            .variables()
-            .into_iter()
-            .filter(|v| !KNOWN_VARIABLES.contains(v))
-            .map(str::to_owned)
+        let scoped = scope::analyze(program.expression(), program.source_info());
+        let unknown: Vec<ConditionError> = scoped
+            .free
+            .iter()
+            .filter(|(name, _)| !KNOWN_VARIABLES.contains(&name.as_str()))
+            .map(|(name, at)| {
+                ConditionError::UnknownVariable(UnknownVariable {
+                    name: name.clone(),
+                    at: *at,
+                    bound_at: scoped.bound.get(name).copied().flatten(),
+                })
+            })
             .collect();
-        unknown.sort();
         if !unknown.is_empty() {
-            return Err(unknown
-                .into_iter()
-                .map(ConditionError::UnknownVariable)
-                .collect());
+            return Err(unknown);
         }
-        let variables = program
-            .references()
-            .variables()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        // Only what is read outside the macros comes from the event: a bound name is
+        // the macro's to set.
+        let variables = scoped.free.into_iter().map(|(name, _)| name).collect();
         let calls_policy_functions = policy::functions::called_by(&program);
         Ok(Condition {
             source: source.to_owned(),
@@ -125,6 +158,14 @@ mod tests {
         crate::template::context(&event, json!({"id": "r"}), &serde_json::Map::new())
     }
 
+    /// The compile errors of `source`, as a rule author reads them.
+    pub(super) fn messages(source: &str) -> Vec<String> {
+        match Condition::compile(source) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
     #[test]
     fn evaluates_on_event_fields() {
         let c = Condition::compile(r#"detail.userIdentity.arn.endsWith("/break-glass")"#)
@@ -161,11 +202,11 @@ mod tests {
             "{errs:?}"
         );
         assert_eq!(
-            Condition::compile("detial.x == 1 && actor != bogus").err(),
-            Some(vec![
-                ConditionError::UnknownVariable("bogus".into()),
-                ConditionError::UnknownVariable("detial".into())
-            ])
+            messages("detial.x == 1 && actor != bogus"),
+            [
+                "condition uses unknown variable `detial` (line 1, column 1)",
+                "condition uses unknown variable `bogus` (line 1, column 27)",
+            ]
         );
     }
 }
@@ -256,8 +297,217 @@ mod policy_function_tests {
     fn compile_accepts_policy_functions_and_still_rejects_unknown_variables() {
         assert!(Condition::compile("policy_is_public(detail.x)").is_ok());
         assert_eq!(
-            Condition::compile("policy_is_public(doc)").err(),
-            Some(vec![ConditionError::UnknownVariable("doc".into())])
+            super::tests::messages("policy_is_public(doc)"),
+            ["condition uses unknown variable `doc` (line 1, column 18)"]
         );
+    }
+}
+
+/// Comprehension macros on real CloudTrail records (`tests/events/`, read at compile time:
+/// the core does no I/O).
+#[cfg(test)]
+mod macro_tests {
+    use super::*;
+    use serde_json::json;
+
+    const WORLD: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/events/ec2/authorize-sg-ingress-world-ip-permissions.json"
+    ));
+    const PRIVATE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/events/ec2/authorize-sg-ingress-private.json"
+    ));
+    /// The older request shape: `cidrIp` at the top, `ipPermissions` empty.
+    const CIDR_IP: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/events/ec2/authorize-sg-ingress-world-cidr-ip.json"
+    ));
+    const IPV6: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/events/ec2/authorize-sg-ingress-ipv6-world.json"
+    ));
+
+    const OPEN_TO_WORLD: &str = r#"has(detail.requestParameters.ipPermissions.items) && detail.requestParameters.ipPermissions.items.exists(p, has(p.ipRanges.items) && p.ipRanges.items.exists(r, r.cidrIp == "0.0.0.0/0"))"#;
+
+    /// A CloudTrail record as a condition sees it: wrapped as EventBridge wraps it.
+    fn context(record: &str) -> Value {
+        let record: Value = serde_json::from_str(record).expect("fixture is JSON");
+        let event = crate::event::wrap_cloudtrail_record(record).expect("fixture is a record");
+        crate::template::context(&event, json!({"id": "r"}), &serde_json::Map::new())
+    }
+
+    fn eval(source: &str, record: &str) -> Result<bool, ConditionError> {
+        let condition =
+            Condition::compile(source).unwrap_or_else(|e| panic!("{source} compiles: {e:?}"));
+        condition.eval(&context(record))
+    }
+
+    fn unknown(source: &str) -> Vec<UnknownVariable> {
+        match Condition::compile(source) {
+            Ok(_) => panic!("{source} compiled"),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| match e {
+                    ConditionError::UnknownVariable(u) => u,
+                    other => panic!("{source}: {other}"),
+                })
+                .collect(),
+        }
+    }
+
+    fn at(line: usize, column: usize) -> Option<Position> {
+        Some(Position { line, column })
+    }
+
+    #[test]
+    fn nested_exists_compiles_and_evaluates_on_real_events() {
+        assert_eq!(eval(OPEN_TO_WORLD, WORLD), Ok(true));
+        assert_eq!(eval(OPEN_TO_WORLD, PRIVATE), Ok(false));
+        assert_eq!(eval(OPEN_TO_WORLD, CIDR_IP), Ok(false));
+        assert_eq!(eval(OPEN_TO_WORLD, IPV6), Ok(false));
+        let ipv6 = r#"detail.requestParameters.ipPermissions.items.exists(p, has(p.ipv6Ranges.items) && p.ipv6Ranges.items.exists(r, r.cidrIpv6 == "::/0"))"#;
+        assert_eq!(eval(ipv6, IPV6), Ok(true));
+        assert_eq!(eval(ipv6, WORLD), Ok(false));
+    }
+
+    /// Only what is read outside the macros is taken from the event; the bound names are
+    /// not (a stale `p` from the event would otherwise be a candidate).
+    #[test]
+    fn bound_names_are_not_event_variables() {
+        let c = Condition::compile(OPEN_TO_WORLD).expect("compiles");
+        assert_eq!(c.variables, ["detail"]);
+    }
+
+    #[test]
+    fn every_comprehension_macro_evaluates() {
+        let items = "detail.requestParameters.ipPermissions.items";
+        for (source, world, private) in [
+            (
+                format!("{items}.all(p, p.fromPort == 443 && p.toPort == 443)"),
+                true,
+                true,
+            ),
+            (
+                format!("{items}.all(p, p.ipRanges.items.all(r, r.cidrIp.startsWith(\"10.\")))"),
+                false,
+                true,
+            ),
+            (
+                format!("{items}.exists_one(p, p.ipProtocol == \"tcp\")"),
+                true,
+                true,
+            ),
+            (format!("{items}.map(p, p.fromPort) == [443]"), true, true),
+            (
+                format!("{items}.map(p, p.ipRanges.items.map(r, r.cidrIp)) == [[\"0.0.0.0/0\"]]"),
+                true,
+                false,
+            ),
+            (
+                format!(
+                    "size({items}.filter(p, p.ipRanges.items.exists(r, r.cidrIp.endsWith(\"/0\")))) > 0"
+                ),
+                true,
+                false,
+            ),
+            (
+                format!("{items}.map(p, p.toPort).filter(port, port < 1024).size() == 1"),
+                true,
+                true,
+            ),
+        ] {
+            assert_eq!(
+                eval(&source, WORLD),
+                Ok(world),
+                "{source} on the open group"
+            );
+            assert_eq!(
+                eval(&source, PRIVATE),
+                Ok(private),
+                "{source} on the private group"
+            );
+        }
+    }
+
+    /// An inner macro may rebind the outer one's name, and a macro may rebind a context
+    /// variable inside its body; CEL's innermost binding wins.
+    #[test]
+    fn shadowing_binds_the_innermost() {
+        let inner = r#"detail.requestParameters.ipPermissions.items.exists(x, x.ipRanges.items.exists(x, x.cidrIp == "0.0.0.0/0"))"#;
+        assert_eq!(eval(inner, WORLD), Ok(true));
+        assert_eq!(eval(inner, PRIVATE), Ok(false));
+        // After the inner macro, `x` is the outer element again.
+        let after = r#"detail.requestParameters.ipPermissions.items.exists(x, x.ipRanges.items.exists(x, has(x.cidrIp)) && x.fromPort == 443)"#;
+        assert_eq!(eval(after, WORLD), Ok(true));
+        let context_name = r#"detail.requestParameters.ipPermissions.items.exists(detail, detail.fromPort == 443) && detail.eventName == "AuthorizeSecurityGroupIngress""#;
+        assert_eq!(eval(context_name, WORLD), Ok(true));
+        let c = Condition::compile(context_name).expect("compiles");
+        assert_eq!(c.variables, ["detail"]);
+    }
+
+    #[test]
+    fn a_bound_variable_outside_its_macro_is_an_error_with_both_positions() {
+        let source = "detail.requestParameters.ipPermissions.items.exists(p, p.fromPort == 443) && p.toPort == 443";
+        assert_eq!(
+            unknown(source),
+            [UnknownVariable {
+                name: "p".into(),
+                at: at(1, 78),
+                bound_at: at(1, 53),
+            }]
+        );
+        assert_eq!(
+            messages(source),
+            [
+                "condition uses unknown variable `p` (line 1, column 78): `p` is bound only inside its macro (line 1, column 53)"
+            ]
+        );
+        // Its own range is outside the macro too, and so is a sibling macro.
+        assert_eq!(unknown("p.exists(p, p > 0)")[0].at, at(1, 1));
+        let sibling = "detail.a.exists(p, p > 0) || detail.b.exists(q, p == q)";
+        assert_eq!(
+            unknown(sibling),
+            [UnknownVariable {
+                name: "p".into(),
+                at: at(1, 49),
+                bound_at: at(1, 17),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_misspelled_context_variable_inside_a_macro_is_an_error() {
+        let source = "detail.requestParameters.ipPermissions.items.exists(p,\n  p.ipRanges.items.exists(r, r.cidrIp == detial.x))";
+        assert_eq!(
+            unknown(source),
+            [UnknownVariable {
+                name: "detial".into(),
+                at: at(2, 42),
+                bound_at: None,
+            }]
+        );
+        assert_eq!(
+            messages(source),
+            ["condition uses unknown variable `detial` (line 2, column 42)"]
+        );
+    }
+
+    #[test]
+    fn policy_functions_apply_to_bound_elements() {
+        let record = json!({"eventVersion": "1.08", "eventType": "AwsApiCall", "eventSource": "iam.amazonaws.com",
+            "eventName": "PutRolePolicy", "awsRegion": "us-east-1", "eventTime": "2024-01-01T00:00:00Z",
+            "recipientAccountId": "111122223333", "eventID": "e1",
+            "requestParameters": {"docs": [
+                {"Statement": {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "s3:*", "Resource": "*"}},
+                {"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}}]}});
+        let source = "detail.requestParameters.docs.exists(d, policy_is_public(d))";
+        assert_eq!(eval(source, &record.to_string()), Ok(true));
+        let source = "detail.requestParameters.docs.map(d, policy_is_public(d)) == [false, true]";
+        assert_eq!(eval(source, &record.to_string()), Ok(true));
+    }
+
+    fn messages(source: &str) -> Vec<String> {
+        super::tests::messages(source)
     }
 }

@@ -14,6 +14,10 @@
 //!   `o-*` restrict nothing); for `aws:SourceIp`, no `/0` range.
 //!
 //! Conditions are ANDed, so one restricting clause restricts the statement.
+//!
+//! Separately, [`source_accounts`] reads which account a service principal acts for
+//! (`aws:SourceAccount`, `aws:SourceOwner`, `aws:SourceArn`), for
+//! [`super::PolicyDocument::external_accounts`].
 
 use serde_json::Value;
 
@@ -55,6 +59,12 @@ const ACCOUNT_KEYS: &[&str] = &[
     "kms:calleraccount",
 ];
 const ARN_KEYS: &[&str] = &["aws:sourcearn", "aws:principalarn", "aws:sourcevpcarn"];
+
+/// Keys that name the resource, and so the account, on whose behalf a service principal
+/// acts: `sns.amazonaws.com` publishing for a bucket, `events.amazonaws.com` sending for
+/// a rule. Account-valued first, then ARN-valued.
+const SOURCE_ACCOUNT_KEYS: &[&str] = &["aws:sourceaccount", "aws:sourceowner"];
+const SOURCE_ARN_KEYS: &[&str] = &["aws:sourcearn"];
 
 /// One `operator: {key: values}` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +146,49 @@ pub fn restricted_accounts(clauses: &[ConditionClause]) -> Vec<String> {
     out
 }
 
+/// Account ids that `aws:SourceAccount`, `aws:SourceOwner` or the account field of
+/// `aws:SourceArn` name in a statement whose principal is a service: the accounts whose
+/// resources the service may act for (the confused-deputy shape). Unlike
+/// [`restricted_accounts`], an `…IfExists` or `ForAllValues:` clause counts too: it does
+/// not keep others out, but the account it names is let in all the same. Negated
+/// operators name accounts that are kept out, and an ARN without an account field
+/// (`arn:aws:s3:::bucket`) or with a wildcard in it names none.
+pub fn source_accounts(clauses: &[ConditionClause]) -> Vec<String> {
+    let mut out = Vec::new();
+    for clause in clauses.iter().filter(|c| c.matches_values()) {
+        let key = clause.key.to_ascii_lowercase();
+        if SOURCE_ACCOUNT_KEYS.contains(&key.as_str()) {
+            out.extend(
+                clause
+                    .values
+                    .iter()
+                    .map(|v| v.trim())
+                    .filter(|v| is_account_id(v))
+                    .map(str::to_owned),
+            );
+        } else if SOURCE_ARN_KEYS.contains(&key.as_str()) {
+            out.extend(clause.values.iter().filter_map(|v| account_of(v.trim())));
+        }
+    }
+    out
+}
+
 impl ConditionClause {
+    /// Whether the operator lets in requests whose key equals or matches one of the
+    /// values (`StringEquals`, `StringLike`, `ArnEquals`, `ArnLike`, …), with any set
+    /// prefix and `IfExists`; not the negated operators, `Null`, `Bool` and the rest.
+    fn matches_values(&self) -> bool {
+        let operator = self.operator.to_ascii_lowercase();
+        let operator = operator
+            .split_once(':')
+            .map_or(operator.as_str(), |(_, rest)| rest);
+        let operator = operator.strip_suffix("ifexists").unwrap_or(operator);
+        matches!(
+            operator,
+            "stringequals" | "stringequalsignorecase" | "stringlike" | "arnequals" | "arnlike"
+        )
+    }
+
     fn restricts(&self) -> bool {
         let operator = self.operator.to_ascii_lowercase();
         let key = self.key.to_ascii_lowercase();
@@ -338,6 +390,44 @@ mod tests {
         );
         assert!(msg(json!({"StringEquals": {"k": {"nested": 1}}})).is_some());
         assert!(msg(json!({"StringEquals": {"k": [null]}})).is_some());
+    }
+
+    #[test]
+    fn accounts_a_service_acts_for() {
+        let clauses = [
+            clause("StringEquals", "aws:SourceAccount", &["111122223333"]),
+            clause("StringEquals", "AWS:SourceOwner", &[" 222233334444 "]),
+            clause(
+                "ArnLike",
+                "aws:SourceArn",
+                &["arn:aws:events:us-east-1:333344445555:rule/*"],
+            ),
+            clause(
+                "StringEqualsIfExists",
+                "aws:SourceAccount",
+                &["444455556666"],
+            ),
+            // Names no account: kept out, wildcarded, or a global bucket ARN.
+            clause("StringNotEquals", "aws:SourceAccount", &["555566667777"]),
+            clause("ArnLike", "aws:SourceArn", &["arn:aws:sns:*:*:topic"]),
+            clause(
+                "ArnLike",
+                "aws:SourceArn",
+                &["arn:aws:s3:::amzn-s3-demo-bucket"],
+            ),
+            clause("Null", "aws:SourceAccount", &["false"]),
+            // Not a source key.
+            clause("StringEquals", "aws:PrincipalAccount", &["666677778888"]),
+        ];
+        assert_eq!(
+            source_accounts(&clauses),
+            [
+                "111122223333",
+                "222233334444",
+                "333344445555",
+                "444455556666"
+            ]
+        );
     }
 
     #[test]

@@ -159,9 +159,18 @@ impl PolicyDocument {
     }
 
     /// The 12-digit account ids, sorted and deduplicated, that `Allow` statements grant
-    /// to and that are not in `trusted`: from AWS principals, and, for a statement open
-    /// to everyone but restricted by a condition, from the condition's account and ARN
-    /// values. A public statement adds `"*"`. Canonical users, services, federated
+    /// to and that are not in `trusted`:
+    /// - from AWS principals;
+    /// - for a statement open to everyone but restricted by a condition, from the
+    ///   condition's account and ARN values (`aws:PrincipalAccount`, `aws:PrincipalArn`,
+    ///   `aws:SourceAccount`, …);
+    /// - for a service principal, from `aws:SourceAccount`, `aws:SourceOwner` and
+    ///   `aws:SourceArn`: the service acts for that account's resources (S3 publishing to
+    ///   a topic for that account's bucket), so the account reaches this resource through
+    ///   it ([`condition_keys::source_accounts`]). Without such a condition a service
+    ///   principal names no account.
+    ///
+    /// A public statement adds `"*"`. Canonical users, services themselves, federated
     /// principals and unique ids (`AROA…`) are not accounts and are not listed.
     pub fn external_accounts(&self, trusted: &[String]) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -171,7 +180,12 @@ impl PolicyDocument {
                 continue;
             }
             match &statement.principals {
-                Principals::Principal(p) if !p.is_everyone() => out.extend(p.accounts()),
+                Principals::Principal(p) if !p.is_everyone() => {
+                    out.extend(p.accounts());
+                    if p.has_service() {
+                        out.extend(condition_keys::source_accounts(&statement.conditions));
+                    }
+                }
                 Principals::Principal(_) | Principals::NotPrincipal(_) => {
                     out.extend(condition_keys::restricted_accounts(&statement.conditions));
                 }

@@ -70,6 +70,14 @@ impl Principal {
         }
     }
 
+    /// Whether it names an AWS service (`{"Service": "sns.amazonaws.com"}`).
+    pub fn has_service(&self) -> bool {
+        match self {
+            Principal::Everyone => false,
+            Principal::Parties { service, .. } => !service.is_empty(),
+        }
+    }
+
     /// The account ids the `AWS` principals name (a bare id or an ARN's account field).
     pub fn accounts(&self) -> Vec<String> {
         match self {

@@ -545,3 +545,149 @@ fn external_accounts_corpus() {
         assert_eq!(doc.external_accounts(&trusted), want, "{name}");
     }
 }
+
+/// A service principal restricted to the resources of one account lets that account in
+/// through the service (the confused-deputy shape): that account is reported unless
+/// trusted. The documents are AWS's documented examples for each integration.
+#[test]
+fn external_accounts_through_service_principals() {
+    let trusted = vec!["111122223333".to_owned(), "444455556666".to_owned()];
+    // S3 user guide, "Granting permissions to publish event notification messages to a
+    // destination": the SNS topic policy.
+    let sns_for_s3 = |bucket_owner: &str| {
+        json!({"Version": "2012-10-17", "Id": "example-ID", "Statement": [{
+            "Sid": "Example SNS topic policy", "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"}, "Action": ["SNS:Publish"],
+            "Resource": "arn:aws:sns:us-east-1:111122223333:example-sns-topic",
+            "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::amzn-s3-demo-bucket"},
+                "StringEquals": {"aws:SourceAccount": bucket_owner}}}]})
+    };
+    // EventBridge user guide, "Amazon SQS permissions": the queue policy for a rule.
+    let sqs_for_eventbridge = |rule_account: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "EventsToMyQueue", "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": "arn:aws:sqs:us-east-1:111122223333:queue-name",
+            "Condition": {"ArnEquals": {"aws:SourceArn": format!("arn:aws:events:us-east-1:{rule_account}:rule/rule-name")}}}]})
+    };
+    // CloudTrail user guide, "Configure AWS KMS key policies for CloudTrail": the key
+    // policy with its encrypt and describe statements.
+    let kms_for_cloudtrail = |trail_account: &str| {
+        json!({"Version": "2012-10-17", "Id": "Key policy created by CloudTrail", "Statement": [
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Allow CloudTrail to encrypt logs", "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:GenerateDataKey*", "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": format!("arn:aws:cloudtrail:us-east-2:{trail_account}:trail/trail-name")},
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": format!("arn:aws:cloudtrail:*:{trail_account}:trail/*")}}},
+            {"Sid": "Allow CloudTrail to describe key", "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:DescribeKey", "Resource": "*"}]})
+    };
+    let cases: Vec<(&str, Value, &[&str])> = vec![
+        (
+            "SNS for S3 notifications, bucket owner trusted",
+            sns_for_s3("111122223333"),
+            &[],
+        ),
+        (
+            "SNS for S3 notifications, bucket owner outside",
+            sns_for_s3("999988887777"),
+            &["999988887777"],
+        ),
+        (
+            "SQS for an EventBridge rule, rule in a trusted account",
+            sqs_for_eventbridge("444455556666"),
+            &[],
+        ),
+        (
+            "SQS for an EventBridge rule, rule in another account",
+            sqs_for_eventbridge("777788889999"),
+            &["777788889999"],
+        ),
+        (
+            "KMS for CloudTrail, trail in a trusted account",
+            kms_for_cloudtrail("111122223333"),
+            &[],
+        ),
+        (
+            "KMS for CloudTrail, trail in another account",
+            kms_for_cloudtrail("999988887777"),
+            &["999988887777"],
+        ),
+        (
+            "KMS for an organization trail: one trail ARN per account",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": [
+                    "arn:aws:cloudtrail:us-east-2:111122223333:trail/org-trail",
+                    "arn:aws:cloudtrail:us-east-2:222233334444:trail/org-trail"]}}}}),
+            &["222233334444"],
+        ),
+        (
+            "SNS for another service with AWS:SourceOwner (key case-insensitive)",
+            json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ses.amazonaws.com"},
+                "Action": "SNS:Publish", "Resource": "arn:aws:sns:us-east-1:111122223333:ses-notifications",
+                "Condition": {"StringEquals": {"AWS:SourceOwner": "222233334444"}}}]}),
+            &["222233334444"],
+        ),
+        (
+            "SourceAccount with IfExists still names the account",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:111122223333:q",
+                "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": "999988887777"}}}}),
+            &["999988887777"],
+        ),
+        (
+            "service principal without a condition names no account",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:111122223333:q"}}),
+            &[],
+        ),
+        (
+            "service principal restricted to a bucket name only names no account",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "SNS:Publish", "Resource": "arn:aws:sns:us-west-1:111122223333:new-image",
+                "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:*:*:amzn-s3-demo-bucket"}}}}),
+            &[],
+        ),
+        (
+            "StringNotEquals keeps the account out",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "SNS:Publish", "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:SourceAccount": "999988887777"}}}}),
+            &[],
+        ),
+        (
+            "a Deny for a service is not a grant",
+            json!({"Statement": {"Effect": "Deny", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "SNS:Publish", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": "999988887777"}}}}),
+            &[],
+        ),
+        (
+            "aws:PrincipalAccount on a service principal is not a source key",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "SNS:Publish", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": "999988887777"}}}}),
+            &[],
+        ),
+        (
+            "open principal with aws:PrincipalArn outside (unchanged)",
+            json!({"Statement": {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+                "Resource": "*", "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::999988887777:role/reader"}}}}),
+            &["999988887777"],
+        ),
+        (
+            "open principal with aws:PrincipalAccount trusted (unchanged)",
+            json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": "444455556666"}}}}),
+            &[],
+        ),
+    ];
+    for (name, policy, want) in cases {
+        let doc = PolicyDocument::parse(&policy).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!doc.is_public(), "{name}: a service grant is not public");
+        assert_eq!(doc.external_accounts(&trusted), want, "{name}");
+    }
+}
