@@ -1,4 +1,4 @@
-//! The real `notify` binary, one invocation at a time behind [`RuntimeApi`], and what it
+//! The real handler binaries (`notify` unless said otherwise), one invocation at a time behind [`RuntimeApi`], and what it
 //! answered and printed (its JSON log lines and its embedded-metric-format lines).
 
 use std::time::Duration;
@@ -31,7 +31,16 @@ pub async fn run_with_deadline(
 
 /// Like [`invoke`], with what the function printed.
 pub async fn run(env: &[(&'static str, String)], payload: &Value) -> anyhow::Result<Run> {
-    let binary = paths::built_binary("notify")?;
+    run_handler("notify", env, payload).await
+}
+
+/// Like [`run`], for the handler binary `handler` (`target/debug/<handler>`).
+pub async fn run_handler(
+    handler: &str,
+    env: &[(&'static str, String)],
+    payload: &Value,
+) -> anyhow::Result<Run> {
+    let binary = paths::built_binary(handler)?;
     let env = env.to_vec();
     let payload = payload.to_string();
     tokio::task::spawn_blocking(move || {

@@ -47,12 +47,14 @@ pub fn from_manifest(manifest: &Manifest, handler: &str) -> anyhow::Result<Value
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<_, _>>()?;
-    Ok(config(
+    let mut file = config(
         &rules,
         Value::Array(routes),
         Value::Object(feeds),
         schedules,
-    ))
+    );
+    file["handler"] = json!(handler);
+    Ok(file)
 }
 
 fn schedule_groups(rules: &[&Rule]) -> Value {

@@ -20,6 +20,11 @@
 //! formatter would wrap the line in its own object and hide it from CloudWatch. Lambda's
 //! default (text) log format passes the line through as the log event.
 //!
+//! Per-rule metrics ([`RuleMetrics`]): one line per rule an invocation touched, with
+//! dimensions `Handler` and `Rule`: [`EVENTS_EVALUATED`], [`ALERTS_SENT`], [`SUPPRESSED`],
+//! [`DEDUPLICATED`], [`DELIVERY_ERRORS`], [`DURATION_MS`], and for a scheduled rule
+//! [`SCHEDULED_RUNS`] (1 per run: the heartbeat an alarm on missing data watches).
+//!
 //! Limits the caller keeps (EMF's): at most 30 dimensions and 100 metrics per line. Names
 //! are the caller's constants; a dimension or metric named like an earlier one replaces it
 //! (they share the top level), and one named `_aws` (the metadata's member) is ignored.
@@ -31,6 +36,73 @@ use serde_json::{Number, Value};
 
 /// The namespace of every Patrol metric.
 pub const NAMESPACE: &str = "Patrol";
+
+/// Dimension: the handler (crate and function) that ran the rule.
+pub const HANDLER_DIMENSION: &str = "Handler";
+/// Dimension: the rule's id.
+pub const RULE_DIMENSION: &str = "Rule";
+/// Events the rule decided on: those its handler returned (an event rule's own event, an
+/// audit's findings).
+pub const EVENTS_EVALUATED: &str = "EventsEvaluated";
+/// Alerts that reached every route of the rule (now or in an earlier attempt).
+pub const ALERTS_SENT: &str = "AlertsSent";
+/// Events a suppression of the rule silenced.
+pub const SUPPRESSED: &str = "Suppressed";
+/// Alerts not sent because their dedup window was open.
+pub const DEDUPLICATED: &str = "Deduplicated";
+/// Routes that did not accept an alert, and handler errors.
+pub const DELIVERY_ERRORS: &str = "DeliveryErrors";
+/// Time spent on the rule in the invocation (its handler, decisions and delivery).
+pub const DURATION_MS: &str = "DurationMs";
+/// Runs of a scheduled rule: 1 per invocation that ran it.
+pub const SCHEDULED_RUNS: &str = "ScheduledRuns";
+
+/// What one invocation did for one rule, summed over its events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleMetrics {
+    pub events_evaluated: u64,
+    pub alerts_sent: u64,
+    pub suppressed: u64,
+    pub deduplicated: u64,
+    pub delivery_errors: u64,
+    pub duration_ms: u64,
+    /// `Some(runs)` for a scheduled rule, `None` otherwise (no metric at all).
+    pub scheduled_runs: Option<u64>,
+}
+
+impl RuleMetrics {
+    /// Adds `other`'s counts to these (the same rule, another event or SNS record).
+    pub fn add(&mut self, other: &RuleMetrics) {
+        self.events_evaluated += other.events_evaluated;
+        self.alerts_sent += other.alerts_sent;
+        self.suppressed += other.suppressed;
+        self.deduplicated += other.deduplicated;
+        self.delivery_errors += other.delivery_errors;
+        self.duration_ms += other.duration_ms;
+        self.scheduled_runs = match (self.scheduled_runs, other.scheduled_runs) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+    }
+
+    /// The line of rule `rule` of handler `handler`, in [`NAMESPACE`], at `timestamp_ms`.
+    /// Every count is written, zeros included, so each alarm always has data.
+    pub fn line(&self, handler: &str, rule: &str, timestamp_ms: i64) -> MetricLine {
+        let line = MetricLine::new(NAMESPACE, timestamp_ms)
+            .dimension(HANDLER_DIMENSION, handler)
+            .dimension(RULE_DIMENSION, rule)
+            .count(EVENTS_EVALUATED, self.events_evaluated)
+            .count(ALERTS_SENT, self.alerts_sent)
+            .count(SUPPRESSED, self.suppressed)
+            .count(DEDUPLICATED, self.deduplicated)
+            .count(DELIVERY_ERRORS, self.delivery_errors)
+            .metric(DURATION_MS, Unit::Milliseconds, self.duration_ms);
+        match self.scheduled_runs {
+            Some(runs) => line.count(SCHEDULED_RUNS, runs),
+            None => line,
+        }
+    }
+}
 
 /// The member holding the metadata; never a dimension or metric name.
 const RESERVED: &str = "_aws";
@@ -321,6 +393,71 @@ mod tests {
         let v = parsed(&MetricLine::now(NAMESPACE).count("Heartbeats", 1));
         let stamp = v["_aws"]["Timestamp"].as_i64().expect("a number");
         assert!((before..before + 60_000).contains(&stamp), "{stamp}");
+    }
+
+    #[test]
+    fn a_rule_line_has_handler_and_rule_dimensions_and_every_count() {
+        let m = RuleMetrics {
+            events_evaluated: 3,
+            alerts_sent: 1,
+            suppressed: 1,
+            deduplicated: 1,
+            delivery_errors: 0,
+            duration_ms: 42,
+            scheduled_runs: Some(1),
+        };
+        assert_eq!(
+            m.line("audit", "iam-access-key-too-old", AT).render(),
+            concat!(
+                r#"{"_aws":{"Timestamp":1793520000123,"CloudWatchMetrics":[{"Namespace":"Patrol","#,
+                r#""Dimensions":[["Handler","Rule"]],"Metrics":[{"Name":"EventsEvaluated","Unit":"Count"},"#,
+                r#"{"Name":"AlertsSent","Unit":"Count"},{"Name":"Suppressed","Unit":"Count"},"#,
+                r#"{"Name":"Deduplicated","Unit":"Count"},{"Name":"DeliveryErrors","Unit":"Count"},"#,
+                r#"{"Name":"DurationMs","Unit":"Milliseconds"},{"Name":"ScheduledRuns","Unit":"Count"}]}]},"#,
+                r#""Handler":"audit","Rule":"iam-access-key-too-old","EventsEvaluated":3,"AlertsSent":1,"#,
+                r#""Suppressed":1,"Deduplicated":1,"DeliveryErrors":0,"DurationMs":42,"ScheduledRuns":1}"#
+            )
+        );
+        // An event rule has no ScheduledRuns at all, not a zero.
+        let event_rule = RuleMetrics::default().line("notify", "root-console-login", AT);
+        let v = parsed(&event_rule);
+        assert_eq!(v["EventsEvaluated"], 0);
+        assert!(v.get(SCHEDULED_RUNS).is_none(), "{v}");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .map(Vec::len),
+            Some(6)
+        );
+    }
+
+    #[test]
+    fn rule_metrics_add_up() {
+        let mut a = RuleMetrics {
+            events_evaluated: 1,
+            alerts_sent: 1,
+            duration_ms: 5,
+            ..RuleMetrics::default()
+        };
+        a.add(&RuleMetrics {
+            events_evaluated: 2,
+            delivery_errors: 1,
+            duration_ms: 7,
+            scheduled_runs: Some(1),
+            ..RuleMetrics::default()
+        });
+        assert_eq!(
+            a,
+            RuleMetrics {
+                events_evaluated: 3,
+                alerts_sent: 1,
+                suppressed: 0,
+                deduplicated: 0,
+                delivery_errors: 1,
+                duration_ms: 12,
+                scheduled_runs: Some(1),
+            }
+        );
     }
 
     #[test]

@@ -306,7 +306,6 @@ mod tests {
             dedup: None,
             notify: vec!["security".into()],
             params: Map::new(),
-            permissions: vec![],
             tests: vec![],
         }
     }

@@ -112,7 +112,6 @@ mod tests {
             condition: condition.map(str::to_owned),
             notify: vec!["security".into()],
             params: Default::default(),
-            permissions: vec![],
             references: vec![],
             suppress,
             dedup: None,

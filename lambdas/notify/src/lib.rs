@@ -1,128 +1,48 @@
-//! The generic handler function: one function serves every rule whose `handler` is
-//! `notify`, read from its config file ([`patrol_aws::config::HandlerConfig`]). An
-//! invocation selects rules, each selected rule decides on the event with Patrol's exact
-//! engine, and each alert goes to the rule's routes.
-//!
-//! - [`dispatch`]: what invoked the function, and the response ([`Output`]).
-//! - [`eventbridge`]: a feed (`{"patrol":{"feed":ID},"event":E}`: the rules of that cover,
-//!   exact pattern, read-only delivery, suppressions and condition checked here), a
-//!   schedule group (`{"patrol":{"schedule":N},"event":E}`: every rule of the group), or a
-//!   bare EventBridge event (every event rule; for `cargo lambda invoke`).
-//! - [`heartbeat`]: a member account's and region's heartbeat
-//!   (`{"patrol":{"heartbeat":{}},"event":E}`), recorded in the state table and counted as
-//!   the metric `Patrol/Heartbeats`.
-//! - [`watchdog`]: `{"patrol":{"watchdog":{"silent_after_seconds":N}},"event":E}` on a
-//!   schedule: the accounts and regions silent for N seconds, logged at error level and
-//!   counted as `Patrol/SilentForwarders` (metrics are EMF lines on stdout,
-//!   [`patrol_aws::metrics`]).
-//! - [`sns`]: each record of an SNS event, to the rules of its topic whose filter policy
-//!   matches.
-//! - [`webhook`]: a function URL request, to the webhook rule named by its path
-//!   (`/<rule id>`): size, signature headers, signature (rotation-aware) and replays
-//!   checked, in that order.
-//! - [`delivery`]: one rule's alert: dedup window, then every route through the delivery
-//!   ledger, so a retried event never reaches a route twice; [`degraded`], the alert a rule
-//!   whose condition or template failed on the event sends instead; [`deadline`], when
-//!   delivery must stop so that what failed is recorded before Lambda stops the
-//!   invocation.
-//! - [`failure`]: what failed, as the invocation's error (naming each rule and route) and
-//!   as the failure queue's record.
-//!
-//! How each trigger fails: EventBridge, schedules and SNS invoke asynchronously, so an
-//! error (a `lambda_runtime::Diagnostic`) makes Lambda retry and then send the event to
-//! the on-failure destination. Every selected rule and every route is tried before the
-//! error is returned, and the retry skips the routes that already accepted their alert. A
-//! rule's condition or template failing on an event is not retried (it would fail the
-//! same way): a degraded alert goes out instead. A function URL is synchronous and never
-//! retried: the handler answers 413 (body too large), 404 (no such webhook rule), 401 (bad
-//! signature), 400 (malformed signature header, body not JSON), 409 (a replayed request)
-//! or 500, and puts what it could not deliver on the failure queue itself.
-//!
-//! Dedup and the ledger fail open: if the state table cannot be reached, the alert is sent.
-//! Heartbeats and the watchdog cannot: without the table they fail
-//! (`Patrol.NoStateTable`, `Patrol.StateTableFailed`).
+//! The generic handler: each rule decides on the event that triggered it, as is. Its
+//! pattern (or topic, or webhook path) selected it; its suppressions, condition, message,
+//! dedup and routes do the rest, all in [`patrol_handler`].
 
-pub mod deadline;
-pub mod degraded;
-pub mod delivery;
-pub mod dispatch;
-pub mod eventbridge;
-pub mod failure;
-pub mod heartbeat;
-pub mod sns;
-pub mod watchdog;
-pub mod webhook;
+use patrol_handler::{Context, Handler, HandlerError};
+use serde_json::Value;
 
-use patrol_aws::config::HandlerConfig;
-use patrol_aws::dedup::DedupTable;
-use patrol_aws::failure::FailureQueue;
-use patrol_aws::heartbeat::HeartbeatTable;
-use patrol_aws::ledger::Ledger;
-use patrol_aws::webhook_deliveries::WebhookDeliveries;
-
-pub use delivery::{DUPLICATE, RuleResult};
-pub use dispatch::{Output, handle};
-pub use failure::NotifyError;
-
-/// This handler's name: the crate, the binary, and the rules' `handler`.
+/// The handler's name: the crate, the binary, and the rules' `handler`.
 pub const HANDLER: &str = "notify";
 
-/// What the function needs, built once at cold start.
-#[derive(Debug)]
-pub struct Notify<D, S> {
-    /// The handler's rules, compiled and grouped by how they are invoked, and its routes.
-    pub config: HandlerConfig,
-    pub delivery: D,
-    /// Resolves webhook triggers' signing secrets.
-    pub secrets: S,
-    pub dedup: Option<DedupTable>,
-    pub ledger: Option<Ledger>,
-    /// Heartbeats and the watchdog need it; `None` without a state table.
-    pub heartbeats: Option<HeartbeatTable>,
-    pub failure_queue: Option<FailureQueue>,
-    /// Signed webhook requests already received; `None` without a state table.
-    pub webhook_deliveries: Option<WebhookDeliveries>,
-}
+/// Returns the input event itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Notify;
 
-impl<D, S> Notify<D, S> {
-    pub fn new(config: HandlerConfig, delivery: D, secrets: S) -> Self {
-        Self {
-            config,
-            delivery,
-            secrets,
-            dedup: None,
-            ledger: None,
-            heartbeats: None,
-            failure_queue: None,
-            webhook_deliveries: None,
-        }
-    }
+impl Handler for Notify {
+    const NAME: &'static str = HANDLER;
 
-    pub fn with_dedup(mut self, table: Option<DedupTable>) -> Self {
-        self.dedup = table;
-        self
-    }
-
-    pub fn with_ledger(mut self, ledger: Option<Ledger>) -> Self {
-        self.ledger = ledger;
-        self
-    }
-
-    pub fn with_heartbeats(mut self, table: Option<HeartbeatTable>) -> Self {
-        self.heartbeats = table;
-        self
-    }
-
-    pub fn with_failure_queue(mut self, queue: Option<FailureQueue>) -> Self {
-        self.failure_queue = queue;
-        self
-    }
-
-    pub fn with_webhook_deliveries(mut self, deliveries: Option<WebhookDeliveries>) -> Self {
-        self.webhook_deliveries = deliveries;
-        self
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Value>, HandlerError> {
+        Ok(vec![ctx.event.clone()])
     }
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn the_event_is_decided_on_as_is() {
+        let rule: patrol_core::manifest::Rule = serde_json::from_value(json!({
+            "id": "root-console-login", "description": "d", "severity": "critical",
+            "handler": "notify", "trigger": {"type": "event", "pattern": {"source": ["aws.signin"]}},
+            "message": "m", "notify": ["security"]}))
+        .expect("a rule");
+        let event = json!({"id": "e-1", "source": "aws.signin", "detail-type": "t", "detail": {}});
+        let aws = aws_config::SdkConfig::builder().build();
+        let ctx = Context {
+            rule: &rule,
+            event: &event,
+            aws: &aws,
+            deadline: patrol_handler::Deadline::none(),
+            regions: &[],
+            now: std::time::SystemTime::now(),
+            request_id: "r-1",
+        };
+        assert_eq!(Notify.events(&ctx).await, Ok(vec![event.clone()]));
+    }
+}

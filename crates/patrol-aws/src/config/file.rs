@@ -5,7 +5,8 @@
 //!   "rules": [ Rule, ... ],      // normalized, as `patrol manifest --json` writes them
 //!   "routes": [ {"type":"sns","route":"security","topic_name":"patrol-security"}, ... ],
 //!   "feeds": { "<cover id>": ["rule-id", ...] },
-//!   "schedules": { "<group id>": ["rule-id", ...] } }
+//!   "schedules": { "<group id>": ["rule-id", ...] },
+//!   "regions": ["us-east-1", "eu-west-1"] }   // optional: `[deploy]`'s regions, in order
 //! ```
 
 use std::collections::BTreeMap;
@@ -29,6 +30,8 @@ pub(super) struct RawHandlerConfig {
     pub feeds: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub schedules: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 /// The file's text as a [`RawHandlerConfig`]: the format version first (a file from

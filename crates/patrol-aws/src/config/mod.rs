@@ -10,6 +10,7 @@
 //! (`rules[3].notify[0]: route `x` is not in routes`), so a bad deployment fails its cold
 //! start loudly instead of losing alerts later.
 
+mod event_rules;
 mod file;
 mod route;
 mod validate;
@@ -17,10 +18,10 @@ mod validate;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use patrol_core::engine::Engine;
 use patrol_core::manifest::Rule;
 use patrol_core::rule::CompiledRule;
 
+pub use event_rules::EventRules;
 pub use route::SinkConfig;
 
 /// Path of the handler's config file (rules, routes, feeds, schedules).
@@ -156,6 +157,27 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number, joined by
+/// hyphens.
+pub fn is_region(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first_is_word = parts
+        .next()
+        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
+    let rest: Vec<&str> = parts.collect();
+    first_is_word
+        && s.len() <= 32
+        && rest.len() >= 2
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && rest
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `arn:<partition>:sns:<region>:<account>:`, the trailing colon included.
 fn check_topic_arn_prefix(prefix: &str) -> Result<(), String> {
     let parts: Vec<&str> = prefix.split(':').collect();
@@ -181,11 +203,11 @@ pub struct HandlerConfig {
     /// Route id → where its alerts go.
     pub routes: BTreeMap<String, SinkConfig>,
     /// Feed (cover) id → its event rules, matched with Patrol's exact engine.
-    pub feeds: BTreeMap<String, Engine>,
+    pub feeds: BTreeMap<String, EventRules>,
     /// Schedule group id → the rules that run on its schedule.
     pub schedules: BTreeMap<String, Vec<CompiledRule>>,
     /// Every rule with an `sns` trigger: its topic and filter policy are its pattern.
-    pub sns: Engine,
+    pub sns: EventRules,
     /// Rule id → a rule with a `webhook` trigger (its function URL path is `/<rule id>`).
     pub webhooks: BTreeMap<String, CompiledRule>,
     /// [`ENV_STATE_TABLE`]; always set when some rule has `dedup`.
@@ -196,6 +218,9 @@ pub struct HandlerConfig {
     pub pagerduty_events_url: String,
     /// [`ENV_FUNCTION_TIMEOUT_SECONDS`], or [`MAX_FUNCTION_TIMEOUT`] when it is not set.
     pub function_timeout: Duration,
+    /// The file's `regions`: the deployment's forwarding regions (`[deploy]`), in order;
+    /// empty when the file has none. Handlers that walk regions (audits) read them.
+    pub regions: Vec<String>,
 }
 
 impl HandlerConfig {
@@ -236,7 +261,7 @@ impl HandlerConfig {
 
     /// Every rule that EventBridge events reach, over all feeds.
     pub fn event_rules(&self) -> impl Iterator<Item = &Rule> {
-        self.feeds.values().flat_map(Engine::rules)
+        self.feeds.values().flat_map(EventRules::rules)
     }
 
     pub fn rule_count(&self) -> usize {

@@ -320,3 +320,54 @@ fn sdk_calls_have_timeouts() {
     assert_eq!(t.operation_attempt_timeout(), Some(SDK_ATTEMPT_TIMEOUT));
     assert_eq!(t.connect_timeout(), Some(SDK_CONNECT_TIMEOUT));
 }
+
+#[test]
+fn regions_are_read_in_order_and_default_to_none() {
+    assert!(load(&config(), &[]).expect("valid").regions.is_empty());
+    let mut c = config();
+    c["regions"] = json!(["us-east-1", "eu-west-1", "us-gov-west-1"]);
+    assert_eq!(
+        load(&c, &[]).expect("valid").regions,
+        ["us-east-1", "eu-west-1", "us-gov-west-1"]
+    );
+}
+
+#[test]
+fn a_bad_or_repeated_region_is_a_problem_at_its_path() {
+    let mut c = config();
+    c["regions"] = json!(["us-east-1", "Mars", "us-east-1"]);
+    let text = problems(&c);
+    assert!(
+        text.contains("regions[1]: `Mars` is not an AWS region name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("regions[2]: region `us-east-1` is also regions[0]"),
+        "{text}"
+    );
+    c["regions"] = json!("us-east-1");
+    assert!(problems(&c).contains("regions"), "{}", problems(&c));
+}
+
+#[test]
+fn region_names_have_the_aws_shape() {
+    for ok in [
+        "us-east-1",
+        "eu-central-2",
+        "us-gov-west-1",
+        "ap-southeast-5",
+    ] {
+        assert!(is_region(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "us",
+        "us-east",
+        "US-EAST-1",
+        "us-east-1a",
+        "us--1",
+        "-east-1",
+    ] {
+        assert!(!is_region(bad), "{bad}");
+    }
+}

@@ -9,7 +9,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use patrol_core::condition::Condition;
-use patrol_core::engine::Engine;
 use patrol_core::manifest::{Rule, Trigger};
 use patrol_core::pattern::Pattern;
 use patrol_core::rule::CompiledRule;
@@ -17,7 +16,7 @@ use patrol_core::rule::CompiledRule;
 use super::file::{self, RawHandlerConfig};
 use super::{
     ConfigError, ENV_FAILURE_QUEUE_URL, ENV_STATE_TABLE, ENV_TOPIC_ARN_PREFIX, Environment,
-    HandlerConfig, Problem,
+    EventRules, HandlerConfig, Problem,
 };
 
 /// Collects problems at JSON paths.
@@ -55,6 +54,7 @@ pub(super) fn handler_config(
         );
     }
     check_routes(&raw, &mut problems);
+    check_regions(&raw.regions, &mut problems);
     let compiled = check_rules(&raw, handler, &mut problems);
     let feeds = check_groups(&raw, "feeds", &raw.feeds, Kind::Event, &mut problems);
     let schedules = check_groups(
@@ -82,6 +82,23 @@ fn check_routes(raw: &RawHandlerConfig, problems: &mut Problems) {
             problems.add(
                 format!("{path}.route"),
                 format!("route `{}` is also routes[{first}]", route.route()),
+            );
+        }
+    }
+}
+
+/// Each region an AWS region name, listed once.
+fn check_regions(regions: &[String], problems: &mut Problems) {
+    for (i, region) in regions.iter().enumerate() {
+        if !super::is_region(region) {
+            problems.add(
+                format!("regions[{i}]"),
+                format!("`{region}` is not an AWS region name (e.g. `eu-west-1`)"),
+            );
+        } else if let Some(first) = regions[..i].iter().position(|r| r == region) {
+            problems.add(
+                format!("regions[{i}]"),
+                format!("region `{region}` is also regions[{first}]"),
             );
         }
     }
@@ -360,7 +377,7 @@ fn assemble(
     let mut compiled = compiled;
     let mut take = |i: usize| compiled.get_mut(i).and_then(Option::take);
     let engine = |path: String, rules: Vec<CompiledRule>| {
-        Engine::from_compiled(rules).map_err(|e| Problem {
+        EventRules::new(rules).map_err(|e| Problem {
             path,
             message: e.to_string(),
         })
@@ -404,5 +421,6 @@ fn assemble(
         failure_queue_url: env.failure_queue_url,
         pagerduty_events_url: env.pagerduty_events_url,
         function_timeout: env.function_timeout.unwrap_or(super::MAX_FUNCTION_TIMEOUT),
+        regions: raw.regions,
     })
 }

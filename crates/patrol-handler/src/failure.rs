@@ -1,11 +1,11 @@
 //! What failed, in the two places operators read it:
 //!
-//! - the invocation's error ([`NotifyError`] as a `lambda_runtime::Diagnostic`), which
+//! - the invocation's error ([`RuntimeError`] as a `lambda_runtime::Diagnostic`), which
 //!   Lambda's on-failure destination records after its retries: the message names every
 //!   failed rule and route with its error, and what was delivered;
 //! - the failure queue's record, written by the function itself for webhook requests
 //!   (synchronous, so Lambda neither retries them nor records them anywhere), cut to fit
-//!   an SQS message as a whole ([`fit_record`]): the rule, the route, the error and the
+//!   an SQS message as a whole (`fit_record`): the rule, the route, the error and the
 //!   event id always stay; the alert's long fields are cut first, then the event's
 //!   detail, then the rest of the alert.
 
@@ -15,8 +15,9 @@ use patrol_core::alert::Alert;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::Notify;
+use crate::Runtime;
 use crate::delivery::RuleRun;
+use crate::handler::Handler;
 
 /// SQS takes messages up to 256 KiB (its body and attributes); a record is cut to this.
 pub const MAX_FAILURE_RECORD: usize = 240 * 1024;
@@ -28,6 +29,8 @@ pub const MAX_FAILURE_RECORD: usize = 240 * 1024;
 pub enum FailureKind {
     /// A route did not accept the alert.
     Delivery,
+    /// The rule's handler failed: the rule decided nothing.
+    Handler,
 }
 
 /// One route of a rule that failed.
@@ -84,21 +87,24 @@ impl std::fmt::Display for Failures {
 impl Failures {
     /// The Diagnostic's `error_type`.
     fn error_type(&self) -> &'static str {
-        match self.failures.first().map(|f| f.kind) {
-            Some(FailureKind::Delivery) | None => "Patrol.DeliveryFailed",
+        if !self.failures.is_empty() && self.failures.iter().all(|f| f.kind == FailureKind::Handler)
+        {
+            "Patrol.HandlerFailed"
+        } else {
+            "Patrol.DeliveryFailed"
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub enum RuntimeError {
     /// The payload is not something this function is invoked with.
     #[error("{0}")]
     Event(String),
     /// The invocation names a feed or schedule group the config file does not have.
     #[error("{0}")]
     ConfigMismatch(String),
-    /// Some rules or routes failed; the others were tried.
+    /// Some rules (their handler) or routes failed; the others were tried.
     #[error("{0}")]
     Failed(Failures),
     /// The invocation needs the state table (heartbeats, the watchdog) and
@@ -111,14 +117,14 @@ pub enum NotifyError {
     StateTable(String),
 }
 
-impl From<NotifyError> for Diagnostic {
-    fn from(e: NotifyError) -> Self {
+impl From<RuntimeError> for Diagnostic {
+    fn from(e: RuntimeError) -> Self {
         let error_type = match &e {
-            NotifyError::Event(_) => "Patrol.InvalidEvent",
-            NotifyError::ConfigMismatch(_) => "Patrol.ConfigMismatch",
-            NotifyError::Failed(f) => f.error_type(),
-            NotifyError::NoStateTable(_) => "Patrol.NoStateTable",
-            NotifyError::StateTable(_) => "Patrol.StateTableFailed",
+            RuntimeError::Event(_) => "Patrol.InvalidEvent",
+            RuntimeError::ConfigMismatch(_) => "Patrol.ConfigMismatch",
+            RuntimeError::Failed(f) => f.error_type(),
+            RuntimeError::NoStateTable(_) => "Patrol.NoStateTable",
+            RuntimeError::StateTable(_) => "Patrol.StateTableFailed",
         };
         Diagnostic {
             error_type: error_type.to_owned(),
@@ -130,7 +136,7 @@ impl From<NotifyError> for Diagnostic {
 /// The error for an invocation's failures, if any.
 pub(crate) fn check<'a>(
     runs: impl IntoIterator<Item = &'a RuleRun> + Clone,
-) -> Result<(), NotifyError> {
+) -> Result<(), RuntimeError> {
     let failures: Vec<Failure> = runs
         .clone()
         .into_iter()
@@ -148,13 +154,13 @@ pub(crate) fn check<'a>(
                 .map(|route| (r.result.rule.clone(), route.clone()))
         })
         .collect();
-    Err(NotifyError::Failed(Failures {
+    Err(RuntimeError::Failed(Failures {
         failures,
         delivered,
     }))
 }
 
-impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
+impl<H: Handler, D: Deliver + Sync, S: Sync> Runtime<H, D, S> {
     /// Puts what a webhook request could not deliver on the failure queue; if that fails
     /// too, logs the whole alert at error level so it is at least in CloudWatch Logs.
     pub(crate) async fn save_failure(

@@ -19,9 +19,9 @@ use patrol_aws::heartbeat::LastHeard;
 use patrol_aws::metrics::{MetricLine, NAMESPACE};
 use serde::Serialize;
 
-use crate::Notify;
+use crate::Runtime;
 use crate::delivery::now_ms;
-use crate::failure::NotifyError;
+use crate::failure::RuntimeError;
 use crate::webhook::rfc3339;
 
 /// The metric counting accounts and regions whose heartbeats stopped.
@@ -67,17 +67,17 @@ pub fn silent(heard: &[LastHeard], now: i64, silent_after_seconds: u64) -> Vec<S
         .collect()
 }
 
-impl<D, S> Notify<D, S> {
+impl<H, D, S> Runtime<H, D, S> {
     pub async fn watchdog(
         &self,
         silent_after_seconds: u64,
         request_id: &str,
-    ) -> Result<WatchdogResponse, NotifyError> {
+    ) -> Result<WatchdogResponse, RuntimeError> {
         let table = self.heartbeat_table("the watchdog")?;
         let now = now_ms().div_euclid(1000);
         let heard = table.last_heard(now).await.map_err(|e| {
             tracing::error!(request_id, error = %e, "watchdog could not read the heartbeats");
-            NotifyError::StateTable(e)
+            RuntimeError::StateTable(e)
         })?;
         let silent = silent(&heard, now, silent_after_seconds);
         for s in &silent {

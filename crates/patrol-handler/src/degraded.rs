@@ -86,7 +86,6 @@ mod tests {
             condition: Some("detail.requestParameters.policyDocument.size() > 0".into()),
             notify: vec!["security".into()],
             params: Default::default(),
-            permissions: vec![],
             references: vec![],
             suppress: vec![],
             dedup: None,

@@ -13,15 +13,15 @@
 //! the central account's), is what gets recorded: a retry arriving late does not make its
 //! account look fresher than it was.
 
-use patrol_aws::config::ENV_STATE_TABLE;
+use patrol_aws::config::{ENV_STATE_TABLE, is_region};
 use patrol_aws::heartbeat::{Forwarder, HeartbeatTable};
 use patrol_aws::metrics::{MetricLine, NAMESPACE};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::Notify;
+use crate::Runtime;
 use crate::delivery::now_ms;
-use crate::failure::NotifyError;
+use crate::failure::RuntimeError;
 use crate::webhook::rfc3339;
 
 /// The metric counting heartbeats that reached the function.
@@ -57,27 +57,6 @@ fn text<'a>(event: &'a Value, field: &str) -> Result<&'a str, String> {
 
 fn is_account(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `eu-west-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number, joined by
-/// hyphens.
-fn is_region(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let first_is_word = parts
-        .next()
-        .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()));
-    let rest: Vec<&str> = parts.collect();
-    first_is_word
-        && s.len() <= 32
-        && rest.len() >= 2
-        && rest.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && rest
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 impl Heartbeat {
@@ -136,15 +115,15 @@ impl Heartbeat {
     }
 }
 
-impl<D, S> Notify<D, S> {
+impl<H, D, S> Runtime<H, D, S> {
     /// The state table's heartbeats, which `what` cannot do without.
-    pub(crate) fn heartbeat_table(&self, what: &str) -> Result<&HeartbeatTable, NotifyError> {
+    pub(crate) fn heartbeat_table(&self, what: &str) -> Result<&HeartbeatTable, RuntimeError> {
         self.heartbeats.as_ref().ok_or_else(|| {
             let message = format!(
                 "{what} needs the state table, and {ENV_STATE_TABLE} is not set (the CDK app sets it on every Patrol function)"
             );
             tracing::error!(error = %message, "no state table");
-            NotifyError::NoStateTable(message)
+            RuntimeError::NoStateTable(message)
         })
     }
 
@@ -152,11 +131,11 @@ impl<D, S> Notify<D, S> {
         &self,
         event: Value,
         request_id: &str,
-    ) -> Result<HeartbeatResponse, NotifyError> {
+    ) -> Result<HeartbeatResponse, RuntimeError> {
         let heartbeat = Heartbeat::from_event(&event).map_err(|e| {
             let message = format!("not a Patrol heartbeat: {e}");
             tracing::error!(request_id, error = %message, "invalid heartbeat");
-            NotifyError::Event(message)
+            RuntimeError::Event(message)
         })?;
         // It arrived: that is what the metric counts, whatever happens to the write.
         MetricLine::now(NAMESPACE).count(HEARTBEATS, 1).emit();
@@ -169,7 +148,7 @@ impl<D, S> Notify<D, S> {
             .await
             .map_err(|e| {
                 tracing::error!(account, region, request_id, error = %e, "heartbeat not recorded");
-                NotifyError::StateTable(e)
+                RuntimeError::StateTable(e)
             })?;
         let last_heartbeat = rfc3339(last_seen.saturating_mul(1000));
         tracing::info!(
@@ -291,29 +270,6 @@ mod tests {
                 Err(m) => assert!(m.contains(expected), "{m} / {expected}"),
                 Ok(h) => panic!("{event} is not a heartbeat, got {h:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn regions_have_the_aws_shape() {
-        for ok in [
-            "us-east-1",
-            "eu-central-2",
-            "us-gov-west-1",
-            "ap-southeast-5",
-        ] {
-            assert!(is_region(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "us",
-            "us-east",
-            "US-EAST-1",
-            "us-east-1a",
-            "us--1",
-            "-east-1",
-        ] {
-            assert!(!is_region(bad), "{bad}");
         }
     }
 }

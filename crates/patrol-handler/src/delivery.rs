@@ -1,7 +1,12 @@
-//! One rule's alert for one event, end to end: the rule's verdict, its dedup window, then
-//! every route of the rule (concurrently), each through the delivery ledger: skipped when
-//! it already accepted this alert (an earlier attempt of the same event), recorded once it
-//! does.
+//! One rule of an invocation, end to end: its handler's events ([`Handler::events`],
+//! bounded by the deadline), then for each event (a few at a time) the rule's verdict
+//! (suppressions, condition, template), its dedup window, then every route of the rule
+//! (concurrently), each through the delivery ledger: skipped when it already accepted this
+//! alert (an earlier attempt of the same event), recorded once it does. What the rule did
+//! is counted for its metric line ([`crate::metrics`]).
+//!
+//! A handler error fails the rule like a route that failed (a [`FailureKind::Handler`]
+//! failure without a route); the invocation's other rules still run.
 //!
 //! A claimed dedup window is marked delivered only when every route has the alert, and
 //! released otherwise, so a failed delivery never hides the retry of its event.
@@ -11,20 +16,32 @@
 //! [`Deadline`], leaving time to record the failure and release the claim.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
+
+use futures_util::StreamExt as _;
 
 use patrol_aws::config::SinkConfig;
 use patrol_aws::dedup::{Claim, ClaimRequest, Ticket};
 use patrol_aws::ledger::Delivery;
 use patrol_aws::sink::Deliver;
 use patrol_core::alert::{Alert, AlertError};
-use patrol_core::manifest::Rule;
-use patrol_core::rule::Verdict;
+use patrol_core::manifest::{Rule, Trigger};
+use patrol_core::rule::{CompiledRule, Verdict};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::Notify;
+use crate::Runtime;
 use crate::deadline::Deadline;
 use crate::failure::{Failure, FailureKind};
+use crate::handler::{Context, Handler};
+use crate::metrics::Metrics;
+
+/// How many of one rule's events are decided and delivered at once: an audit may return
+/// hundreds of findings, and the routes (an SNS topic, Slack) throttle.
+pub const EVENTS_AT_ONCE: usize = 8;
+
+/// Why a rule's handler sent nothing, when it returned no events.
+pub const NO_EVENTS: &str = "the handler returned no events";
 
 /// Why an alert was not sent when its key is inside an open dedup window.
 pub const DUPLICATE: &str = "duplicate within the dedup window";
@@ -33,6 +50,10 @@ pub const DUPLICATE: &str = "duplicate within the dedup window";
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct RuleResult {
     pub rule: String,
+    /// The id of the event decided on, when it is not the invocation's own event (a
+    /// finding an audit returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
     /// Route → what it answered (an SNS message id, `pagerduty:<dedup key>`, `slack:200`,
     /// `webhook:200`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -49,14 +70,34 @@ pub struct RuleResult {
     /// on this event.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded: Option<String>,
+    /// The handler's error: the rule decided nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
-/// A rule's run: its result, what failed, and the alert (for the failure queue).
+/// A rule's run on one event: its result, what failed, and the alert (for the failure
+/// queue).
 #[derive(Debug)]
 pub struct RuleRun {
     pub result: RuleResult,
     pub failures: Vec<Failure>,
     pub alert: Option<Box<Alert>>,
+    /// What the rule decided, for its metrics.
+    pub decided: Decided,
+}
+
+/// What one rule did with one event, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// The alert went to the routes (see `failures` for those that refused it).
+    Alert,
+    Suppressed,
+    ConditionFalse,
+    Duplicate,
+    /// The handler returned no events.
+    NoEvents,
+    /// The handler failed.
+    HandlerFailed,
 }
 
 /// What became of one route.
@@ -83,27 +124,124 @@ pub(crate) fn event_id(event: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// One rule's run for one event: what it needs besides the rule and its verdict.
+/// One rule's run for one event: what it needs besides the rule.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleCall<'a> {
-    /// The event the rule decided on.
+    /// The invocation's event (the handler's input), then each event the rule decides on.
     pub event: &'a Value,
-    /// See [`event_id`].
+    /// The event's `id` (see `event_id`), which the delivery ledger remembers.
     pub event_id: Option<&'a str>,
     pub request_id: &'a str,
     pub deadline: Deadline,
+    /// `YYYY-MM-DD`: which suppressions have expired.
+    pub today: &'a str,
+    /// Where the rule's counts go.
+    pub metrics: &'a Metrics,
 }
 
-impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
-    /// Everything for one rule that an event reached: `verdict` is what the rule decided.
-    pub async fn run_rule(
+impl<H: Handler, D: Deliver + Sync, S: Sync> Runtime<H, D, S> {
+    /// Everything for one rule an invocation reached: its handler's events, each decided
+    /// and sent; one run per event (one for a handler error or no events). Counted in
+    /// `call.metrics`.
+    pub async fn run_rule(&self, compiled: &CompiledRule, call: RuleCall<'_>) -> Vec<RuleRun> {
+        let started = Instant::now();
+        let rule = &compiled.rule;
+        let runs = match self.handler_events(rule, call).await {
+            Err(error) => vec![RuleRun {
+                result: RuleResult {
+                    rule: rule.id.clone(),
+                    error: Some(error.clone()),
+                    ..RuleResult::default()
+                },
+                failures: vec![Failure {
+                    rule: rule.id.clone(),
+                    route: None,
+                    kind: FailureKind::Handler,
+                    error,
+                }],
+                alert: None,
+                decided: Decided::HandlerFailed,
+            }],
+            Ok(events) if events.is_empty() => {
+                tracing::info!(rule = %rule.id, request_id = call.request_id, "the handler returned no events");
+                vec![RuleRun {
+                    result: RuleResult {
+                        rule: rule.id.clone(),
+                        skipped: Some(NO_EVENTS.to_owned()),
+                        ..RuleResult::default()
+                    },
+                    failures: Vec::new(),
+                    alert: None,
+                    decided: Decided::NoEvents,
+                }]
+            }
+            Ok(events) => {
+                let input_id = call.event_id;
+                futures_util::stream::iter(events.iter().map(|event| async move {
+                    let id = event_id(event);
+                    let call = RuleCall {
+                        event,
+                        event_id: id.as_deref(),
+                        ..call
+                    };
+                    let verdict = compiled.evaluate(event, call.today);
+                    let mut run = self.decide(rule, verdict, call).await;
+                    if id.as_deref() != input_id {
+                        run.result.event_id = id;
+                    }
+                    run
+                }))
+                .buffered(EVENTS_AT_ONCE)
+                .collect()
+                .await
+            }
+        };
+        let scheduled = matches!(rule.trigger, Trigger::Schedule { .. });
+        call.metrics
+            .record(&rule.id, scheduled, &runs, started.elapsed());
+        runs
+    }
+
+    /// The handler's events for `rule`, bounded by the deadline; its error as text.
+    async fn handler_events(&self, rule: &Rule, call: RuleCall<'_>) -> Result<Vec<Value>, String> {
+        let ctx = Context {
+            rule,
+            event: call.event,
+            aws: &self.aws,
+            deadline: call.deadline,
+            regions: &self.config.regions,
+            now: std::time::SystemTime::now(),
+            request_id: call.request_id,
+        };
+        let outcome = call
+            .deadline
+            .run(self.handler.events(&ctx))
+            .await
+            .map_err(|timed_out| timed_out.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+            .and_then(|events| match events.iter().position(|e| !e.is_object()) {
+                Some(i) => Err(format!(
+                    "the handler returned event {i} that is not a JSON object: {}",
+                    events[i].to_string().chars().take(200).collect::<String>()
+                )),
+                None => Ok(events),
+            });
+        if let Err(error) = &outcome {
+            tracing::error!(rule = %rule.id, request_id = call.request_id, handler = H::NAME, error,
+                "the handler failed; this rule decided nothing");
+        }
+        outcome
+    }
+
+    /// Everything for one event of a rule: `verdict` is what the rule decided.
+    async fn decide(
         &self,
         rule: &Rule,
         verdict: Result<Verdict, AlertError>,
         call: RuleCall<'_>,
     ) -> RuleRun {
         let (id, request_id) = (rule.id.as_str(), call.request_id);
-        let skip = |why: String| {
+        let skip = |why: String, decided: Decided| {
             tracing::info!(rule = id, request_id, why, "no alert");
             RuleRun {
                 result: RuleResult {
@@ -113,13 +251,19 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
                 },
                 failures: Vec::new(),
                 alert: None,
+                decided,
             }
         };
         let alert = match verdict {
             Ok(Verdict::Alert(alert)) => alert,
-            Ok(Verdict::ConditionFalse) => return skip("condition false".to_owned()),
+            Ok(Verdict::ConditionFalse) => {
+                return skip("condition false".to_owned(), Decided::ConditionFalse);
+            }
             Ok(Verdict::Suppressed { owner, reason }) => {
-                return skip(format!("suppressed by {owner}: {reason}"));
+                return skip(
+                    format!("suppressed by {owner}: {reason}"),
+                    Decided::Suppressed,
+                );
             }
             Err(e) => {
                 tracing::error!(rule = id, request_id, error = %e, failed = crate::degraded::what_failed(&e),
@@ -132,7 +276,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
         };
         let claim = match self.claim(rule, &alert, call).await {
             Some(Ok(claim)) => Some(claim),
-            Some(Err(())) => return skip(DUPLICATE.to_owned()),
+            Some(Err(())) => return skip(DUPLICATE.to_owned(), Decided::Duplicate),
             None => None,
         };
         let run = self.send(rule, alert, call).await;
@@ -230,6 +374,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
             result,
             failures,
             alert: Some(alert),
+            decided: Decided::Alert,
         }
     }
 

@@ -7,11 +7,13 @@ use patrol_aws::sink::Deliver;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::Notify;
+use crate::Runtime;
 use crate::deadline::Deadline;
-use crate::eventbridge::EventResponse;
-use crate::failure::NotifyError;
+use crate::eventbridge::{EventResponse, Invoked};
+use crate::failure::RuntimeError;
+use crate::handler::Handler;
 use crate::heartbeat::HeartbeatResponse;
+use crate::metrics::Metrics;
 use crate::sns::SnsResponse;
 use crate::watchdog::WatchdogResponse;
 
@@ -46,8 +48,8 @@ enum Invocation {
     FunctionUrl(Value),
 }
 
-fn invalid(message: impl Into<String>) -> NotifyError {
-    NotifyError::Event(message.into())
+fn invalid(message: impl Into<String>) -> RuntimeError {
+    RuntimeError::Event(message.into())
 }
 
 /// A feed or schedule group id: a string (a number is taken as its text).
@@ -60,7 +62,7 @@ fn group_id(value: &Value) -> Option<String> {
 }
 
 impl Invocation {
-    fn classify(payload: Value) -> Result<Invocation, NotifyError> {
+    fn classify(payload: Value) -> Result<Invocation, RuntimeError> {
         let Value::Object(mut map) = payload else {
             return Err(invalid("the payload is not a JSON object"));
         };
@@ -83,7 +85,7 @@ impl Invocation {
     }
 
     /// The wrapper the handler's EventBridge rules put around the event.
-    fn patrol(patrol: &Value, mut map: Map<String, Value>) -> Result<Invocation, NotifyError> {
+    fn patrol(patrol: &Value, mut map: Map<String, Value>) -> Result<Invocation, RuntimeError> {
         let event = map
             .remove("event")
             .filter(patrol_core::event::is_eventbridge_event)
@@ -117,36 +119,48 @@ impl Invocation {
     }
 }
 
-/// The function's handler.
-pub async fn handle<D: Deliver + Sync, S: SecretSource + Sync>(
-    notify: &Notify<D, S>,
+/// The function's handler: what invoked it, then that. Each rule it touched gets its
+/// metric line at the end, whatever the outcome.
+pub async fn handle<H: Handler, D: Deliver + Sync, S: SecretSource + Sync>(
+    runtime: &Runtime<H, D, S>,
     event: LambdaEvent<Value>,
-) -> Result<Output, NotifyError> {
-    let request_id = event.context.request_id.as_str();
-    let deadline = Deadline::from_context(event.context.deadline, std::time::SystemTime::now());
-    match Invocation::classify(event.payload)? {
-        Invocation::Feed { feed, event } => Ok(Output::Event(
-            notify.feed(&feed, event, request_id, deadline).await?,
-        )),
-        Invocation::Schedule { group, event } => Ok(Output::Event(
-            notify.schedule(&group, event, request_id, deadline).await?,
-        )),
-        Invocation::Event(event) => Ok(Output::Event(
-            notify.any_feed(event, request_id, deadline).await?,
-        )),
+) -> Result<Output, RuntimeError> {
+    let metrics = Metrics::default();
+    let inv = Invoked {
+        request_id: event.context.request_id.as_str(),
+        deadline: Deadline::from_context(event.context.deadline, std::time::SystemTime::now()),
+        metrics: &metrics,
+    };
+    let output = dispatch(runtime, Invocation::classify(event.payload)?, inv).await;
+    metrics.emit(H::NAME);
+    output
+}
+
+async fn dispatch<H: Handler, D: Deliver + Sync, S: SecretSource + Sync>(
+    runtime: &Runtime<H, D, S>,
+    invocation: Invocation,
+    inv: Invoked<'_>,
+) -> Result<Output, RuntimeError> {
+    let request_id = inv.request_id;
+    match invocation {
+        Invocation::Feed { feed, event } => {
+            Ok(Output::Event(runtime.feed(&feed, event, inv).await?))
+        }
+        Invocation::Schedule { group, event } => {
+            Ok(Output::Event(runtime.schedule(&group, event, inv).await?))
+        }
+        Invocation::Event(event) => Ok(Output::Event(runtime.any_feed(event, inv).await?)),
         Invocation::Heartbeat(event) => Ok(Output::Heartbeat(
-            notify.heartbeat(event, request_id).await?,
+            runtime.heartbeat(event, request_id).await?,
         )),
         Invocation::Watchdog {
             silent_after_seconds,
         } => Ok(Output::Watchdog(
-            notify.watchdog(silent_after_seconds, request_id).await?,
+            runtime.watchdog(silent_after_seconds, request_id).await?,
         )),
-        Invocation::Sns(payload) => Ok(Output::Sns(
-            notify.sns(payload, request_id, deadline).await?,
-        )),
+        Invocation::Sns(payload) => Ok(Output::Sns(runtime.sns(payload, inv).await?)),
         Invocation::FunctionUrl(payload) => Ok(Output::FunctionUrl(
-            notify.function_url(payload, request_id, deadline).await?,
+            runtime.function_url(payload, inv).await?,
         )),
     }
 }
@@ -243,7 +257,7 @@ mod tests {
             ),
         ] {
             match Invocation::classify(payload) {
-                Err(NotifyError::Event(m)) => assert!(m.contains(expected), "{m}"),
+                Err(RuntimeError::Event(m)) => assert!(m.contains(expected), "{m}"),
                 other => panic!("expected an invalid event, got {other:?}"),
             }
         }

@@ -10,7 +10,7 @@
 //! 4. the signature checked with the secret's current value; on a mismatch with the value
 //!    fetched past the cache, then with the previous value during a rotation
 //!    ([`patrol_aws::secrets`]); an empty secret is a 500, never a key: 401;
-//! 5. a signed request already received (a replay) is a 409 ([`WebhookDeliveries`]);
+//! 5. a signed request already received (a replay) is a 409 ([`patrol_aws::webhook_deliveries::WebhookDeliveries`]);
 //! 6. the body wrapped as an event ([`patrol_core::event::wrap_webhook`]; not JSON: 400),
 //!    and the rule decides and sends.
 //!
@@ -33,10 +33,11 @@ use patrol_core::manifest::{Trigger, WebhookProvider};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::Notify;
-use crate::deadline::Deadline;
+use crate::Runtime;
 use crate::delivery::{RuleCall, event_id, now_ms};
-use crate::failure::{NotifyError, check};
+use crate::eventbridge::Invoked;
+use crate::failure::{RuntimeError, check};
+use crate::handler::Handler;
 
 /// The largest body accepted (decoded). GitHub's own limit is 25 MB, but no event a
 /// rule needs comes near this, and the function parses what it accepts.
@@ -94,13 +95,13 @@ fn http_response(status: i64, body: &impl Serialize) -> LambdaFunctionUrlRespons
     r
 }
 
-impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
+impl<H: Handler, D: Deliver + Sync, S: SecretSource + Sync> Runtime<H, D, S> {
     pub async fn function_url(
         &self,
         payload: Value,
-        request_id: &str,
-        deadline: Deadline,
-    ) -> Result<LambdaFunctionUrlResponse, NotifyError> {
+        inv: Invoked<'_>,
+    ) -> Result<LambdaFunctionUrlResponse, RuntimeError> {
+        let request_id = inv.request_id;
         if oversized(&payload) {
             tracing::warn!(request_id, limit = MAX_BODY, "webhook body too large");
             return Ok(http_response(
@@ -109,7 +110,7 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
             ));
         }
         let mut req: LambdaFunctionUrlRequest = serde_json::from_value(payload)
-            .map_err(|e| NotifyError::Event(format!("not a Lambda function URL request: {e}")))?;
+            .map_err(|e| RuntimeError::Event(format!("not a Lambda function URL request: {e}")))?;
         let source_ip = req
             .request_context
             .http
@@ -131,7 +132,7 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
         } = &compiled.rule.trigger
         else {
             // Validation put only webhook rules here.
-            return Err(NotifyError::ConfigMismatch(format!(
+            return Err(RuntimeError::ConfigMismatch(format!(
                 "rule `{id}` is not a webhook rule"
             )));
         };
@@ -221,20 +222,34 @@ impl<D: Deliver + Sync, S: SecretSource + Sync> Notify<D, S> {
                     return Ok(http_response(400, &json!({"error": e.to_string()})));
                 }
             };
-        let verdict = compiled.evaluate(&event, &patrol_core::date::today());
         let id = event_id(&event);
+        let today = patrol_core::date::today();
         let call = RuleCall {
             event: &event,
             event_id: id.as_deref(),
             request_id,
-            deadline,
+            deadline: inv.deadline,
+            today: &today,
+            metrics: inv.metrics,
         };
-        let run = self.run_rule(&compiled.rule, verdict, call).await;
-        match check([&run]) {
-            Ok(()) => Ok(http_response(200, &run.result)),
-            Err(NotifyError::Failed(failures)) => {
+        let runs = self.run_rule(compiled, call).await;
+        match check(&runs) {
+            // One event (the request itself, for `notify`): its result, as before; a
+            // handler that returned several: all of them.
+            Ok(()) => Ok(match runs.as_slice() {
+                [run] => http_response(200, &run.result),
+                _ => http_response(
+                    200,
+                    &json!({"rule": rule, "results": runs.iter().map(|r| &r.result).collect::<Vec<_>>()}),
+                ),
+            }),
+            Err(RuntimeError::Failed(failures)) => {
+                let alert = runs
+                    .iter()
+                    .find(|r| !r.failures.is_empty())
+                    .and_then(|r| r.alert.as_deref());
                 let (queued, ()) = futures_util::future::join(
-                    self.save_failure(&event, run.alert.as_deref(), &failures, request_id),
+                    self.save_failure(&event, alert, &failures, request_id),
                     self.forget(receipt, rule, request_id),
                 )
                 .await;

@@ -9,10 +9,11 @@ use patrol_aws::sink::Deliver;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::Notify;
-use crate::deadline::Deadline;
-use crate::delivery::{RuleCall, RuleResult};
-use crate::failure::{Failures, NotifyError};
+use crate::Runtime;
+use crate::delivery::RuleResult;
+use crate::eventbridge::Invoked;
+use crate::failure::{Failures, RuntimeError};
+use crate::handler::Handler;
 
 /// The result of an SNS invocation: one entry per record.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -55,17 +56,13 @@ pub fn sns_attributes<'a>(
         .collect()
 }
 
-impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
+impl<H: Handler, D: Deliver + Sync, S: Sync> Runtime<H, D, S> {
     /// Every record, every rule; an error naming every failure if any (after all were
     /// tried).
-    pub async fn sns(
-        &self,
-        payload: Value,
-        request_id: &str,
-        deadline: Deadline,
-    ) -> Result<SnsResponse, NotifyError> {
+    pub async fn sns(&self, payload: Value, inv: Invoked<'_>) -> Result<SnsResponse, RuntimeError> {
+        let request_id = inv.request_id;
         let sns: SnsEvent = serde_json::from_value(payload)
-            .map_err(|e| NotifyError::Event(format!("not an SNS event: {e}")))?;
+            .map_err(|e| RuntimeError::Event(format!("not an SNS event: {e}")))?;
         let mut records = Vec::with_capacity(sns.records.len());
         let mut failures = Vec::new();
         let mut delivered = Vec::new();
@@ -83,21 +80,13 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
                 &m.message,
                 sns_attributes(&m.message_attributes),
             );
-            let verdicts = self
-                .config
-                .sns
-                .verdicts(event.clone(), &patrol_core::date::today());
-            if verdicts.is_empty() {
+            let matched = self.config.sns.matching(&event);
+            if matched.is_empty() {
                 tracing::info!(request_id, topic_arn = %m.topic_arn, message_id = %m.message_id,
                     "no rule of this topic matched the message");
             }
-            let call = RuleCall {
-                event: &event,
-                event_id: Some(m.message_id.as_str()).filter(|id| !id.is_empty()),
-                request_id,
-                deadline,
-            };
-            match self.run_all(verdicts, call).await {
+            // The wrapped event's `id` is the message id, which the ledger remembers.
+            match self.run_all(matched, &event, inv).await {
                 Ok(rules) => {
                     delivered.extend(
                         rules.iter().flat_map(|r| {
@@ -110,7 +99,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
                         rules,
                     });
                 }
-                Err(NotifyError::Failed(f)) => {
+                Err(RuntimeError::Failed(f)) => {
                     failures.extend(f.failures);
                     delivered.extend(f.delivered);
                 }
@@ -120,7 +109,7 @@ impl<D: Deliver + Sync, S: Sync> Notify<D, S> {
         if failures.is_empty() {
             Ok(SnsResponse { records })
         } else {
-            Err(NotifyError::Failed(Failures {
+            Err(RuntimeError::Failed(Failures {
                 failures,
                 delivered,
             }))
