@@ -3,6 +3,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { AlertTopic } from './alert-topic';
+import { AuditRole, auditHandlers } from './audit-role';
 import { CentralBus } from './central-bus';
 import { Forwarding } from './forwarding';
 import { ForwardingWatch } from './forwarding-watch';
@@ -63,6 +64,8 @@ export class PatrolCentralStack extends Stack {
   public readonly manifest: Manifest;
   /** Heartbeats, the watchdog and their alarms. */
   public readonly watch: ForwardingWatch;
+  /** `patrol-audit` in the central account; present when some rule uses an audit handler. */
+  public readonly auditRole?: AuditRole;
 
   constructor(scope: Construct, id: string, props: PatrolCentralStackProps) {
     super(scope, id, {
@@ -149,6 +152,18 @@ export class PatrolCentralStack extends Stack {
     this.watch = new ForwardingWatch(this, 'ForwardingWatch', { fn: notify, bus: this.bus.bus, operatorsTopic: this.operators.topic });
     this.triggers = triggers;
     this.alarms = alarms;
+
+    // The central account is audited like any other; the StackSet does not reach it.
+    const audits = auditHandlers(manifest);
+    if (audits.length > 0) {
+      const organizationId = manifest.deploy?.organization?.id;
+      this.auditRole = new AuditRole(this, 'AuditRole', {
+        centralAccount: manifest.deploy?.central.account ?? this.account,
+        centralRegion: manifest.deploy?.central.region ?? this.region,
+        handlers: audits,
+        ...(organizationId === undefined ? {} : { organizationId }),
+      });
+    }
 
     Aspects.of(this).add(new LogRetention(props.logRetention ?? logs.RetentionDays.ONE_YEAR), {
       priority: AspectPriority.MUTATING,

@@ -1,6 +1,7 @@
 import { Aws, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { AuditRole, type AuditRoleProps, auditHandlers } from './audit-role';
 import { CentralBus } from './central-bus';
 import { FORWARDER_ROLE_REGION, ForwarderRole, roleRegionFirst } from './forwarder-role';
 import { Forwarding } from './forwarding';
@@ -27,6 +28,13 @@ export interface PatrolForwarderStackProps extends StackProps {
    * @default true
    */
   readonly forward?: boolean;
+  /**
+   * Create the account's `patrol-audit` role here (the management account's us-east-1
+   * stack, when some rule uses an audit handler).
+   *
+   * @default - no audit role
+   */
+  readonly auditRole?: AuditRoleProps;
 }
 
 /**
@@ -40,6 +48,7 @@ export class PatrolForwarderStack extends Stack {
   public readonly role: iam.IRole;
   /** Absent for a role-only stack (`forward: false`). */
   public readonly forwarding?: Forwarding;
+  public readonly auditRole?: AuditRole;
 
   constructor(scope: Construct, id: string, props: PatrolForwarderStackProps) {
     const region = props.env?.region;
@@ -59,6 +68,12 @@ export class PatrolForwarderStack extends Stack {
       region === FORWARDER_ROLE_REGION
         ? new ForwarderRole(this, 'Role', { centralBusArn: props.centralBusArn })
         : iam.Role.fromRoleName(this, 'Role', FORWARDER_ROLE, { mutable: false });
+    if (props.auditRole !== undefined) {
+      if (region !== FORWARDER_ROLE_REGION) {
+        throw new Error(`forwarder stack ${id}: the audit role is created in ${FORWARDER_ROLE_REGION} only (IAM is global)`);
+      }
+      this.auditRole = new AuditRole(this, 'AuditRole', props.auditRole);
+    }
     if (forward) {
       this.forwarding = new Forwarding(this, 'Forwarding', {
         covers: props.covers,
@@ -87,7 +102,9 @@ export interface ForwarderStacks {
  *   stack forwards that one with no role); when the central region is us-east-1, its
  *   us-east-1 stack holds only the role;
  * - the management account forwards from every deploy region, unless it is the central
- *   account (then the central set covers it).
+ *   account (then the central set covers it); its us-east-1 stack also creates its
+ *   `patrol-audit` role when some rule uses an audit handler (the central stack creates the
+ *   central account's).
  * None without `[deploy]`; no management set without `[deploy.organization]`.
  */
 export function forwarderStacks(scope: Construct, manifest: Manifest): ForwarderStacks {
@@ -110,6 +127,7 @@ export function forwarderStacks(scope: Construct, manifest: Manifest): Forwarder
   if (management === undefined || management.management_account === deploy.central.account) {
     return { central, management: [] };
   }
+  const audits = auditHandlers(manifest);
   return {
     central,
     management: accountForwarders(scope, {
@@ -118,6 +136,16 @@ export function forwarderStacks(scope: Construct, manifest: Manifest): Forwarder
       regions,
       covers,
       centralBusArn,
+      ...(audits.length === 0
+        ? {}
+        : {
+            auditRole: {
+              centralAccount: deploy.central.account,
+              centralRegion: deploy.central.region,
+              handlers: audits,
+              organizationId: management.id,
+            },
+          }),
     }),
   };
 }
@@ -129,6 +157,8 @@ interface AccountForwarders {
   readonly regions: readonly string[];
   readonly covers: readonly Cover[];
   readonly centralBusArn: string;
+  /** For the account's us-east-1 stack. @default - no audit role */
+  readonly auditRole?: AuditRoleProps;
 }
 
 function accountForwarders(scope: Construct, props: AccountForwarders): PatrolForwarderStack[] {
@@ -141,6 +171,7 @@ function accountForwarders(scope: Construct, props: AccountForwarders): PatrolFo
       covers: props.covers,
       centralBusArn: props.centralBusArn,
       forward,
+      ...(region === FORWARDER_ROLE_REGION && props.auditRole !== undefined ? { auditRole: props.auditRole } : {}),
     });
   const first = roleStack(FORWARDER_ROLE_REGION, props.regions.includes(FORWARDER_ROLE_REGION));
   const others = props.regions

@@ -30,6 +30,11 @@ export interface HandlerConfig {
   readonly feeds: { readonly [feed: string]: readonly string[] };
   /** Schedule group id → the rules that share its expression. */
   readonly schedules: { readonly [group: string]: readonly string[] };
+  /**
+   * The `[deploy]` regions, in their order (us-east-1 first, then the central region, then
+   * the others): where audits look. Empty without `[deploy]`: the function's own region.
+   */
+  readonly regions: readonly string[];
 }
 
 /** Rules of one handler sharing one schedule expression: one EventBridge rule for all of them. */
@@ -126,6 +131,7 @@ export function handlerConfig(manifest: Manifest, handler: string): HandlerConfi
     routes: handlerRoutes(manifest, rules).map(routeConfig),
     feeds,
     schedules,
+    regions: [...(manifest.deploy?.regions ?? [])],
   };
 }
 

@@ -17,9 +17,10 @@ import {
   PATROL_TOPIC_ARN_PREFIX,
   RUST_LOG,
 } from './env';
+import { DeclaredPolicies } from './declared-permissions';
 import { FailureQueue } from './failure-queue';
 import { CONFIG_PATH, type HandlerConfig, handlerConfig, handlerRoutes, handlerRules, writeConfigLayer } from './handler-config';
-import type { Manifest, Rule, SecretRef } from './manifest';
+import type { HandlerDeclaration, Manifest, PermissionStatement, Rule, SecretRef } from './manifest';
 import { failureQueueName, functionName, handlerRoleName, webhookFunctionName } from './names';
 import { LAMBDAS_DIR } from './paths';
 import { grantReadSecrets } from './secret-access';
@@ -50,13 +51,19 @@ export interface HandlerFunctionProps {
 
 /** Reserved for the webhook function unless `patrol:webhookConcurrency` says otherwise. */
 export const DEFAULT_WEBHOOK_CONCURRENCY = 10;
-/** Every handler function's timeout; the function derives its delivery deadline from it. */
+/** A handler function's timeout; the function derives its delivery deadline from it. */
 export const HANDLER_TIMEOUT = Duration.seconds(60);
+/**
+ * An audit handler's timeout (Lambda's longest): one run walks every account of the
+ * organization, eight at a time, each bounded by its own deadline within this one.
+ */
+export const AUDIT_HANDLER_TIMEOUT = Duration.minutes(15);
 
 /**
  * One handler's function, serving every rule of that handler: the Rust binary, its rules in
- * a layer (`/opt/patrol/config.json`), its role with exactly the grants its rules' routes,
- * triggers and `permissions` need, its log group, and its failure queue (the on-failure
+ * a layer (`/opt/patrol/config.json`), its role with exactly the grants its rules' routes
+ * and triggers need plus the statements its handler.toml declares (`[[permissions]]`, one
+ * policy each, [`DeclaredPolicies`]), its log group, and its failure queue (the on-failure
  * destination after Lambda's async retries, where every record names the rule and the route
  * that failed). Triggers and alarms are attached by `HandlerTriggers` and `HandlerAlarms`.
  *
@@ -76,8 +83,12 @@ export class HandlerFunction extends Construct {
   public readonly configLayer: lambda.LayerVersion;
   /** The folder the layer is made of (`patrol/config.json` inside). */
   public readonly configDir: string;
-  /** The union of the rules' `permissions` (on this handler's role only). */
-  public readonly permissions: readonly string[];
+  /** The handler's declaration (`lambdas/<handler>/handler.toml`); absent when no rule uses it. */
+  public readonly declaration?: HandlerDeclaration;
+  /** The statements it declares for this function's role. */
+  public readonly permissions: readonly PermissionStatement[];
+  /** One policy per declared statement, each acknowledging exactly its own wildcards. */
+  public readonly declaredPolicies?: DeclaredPolicies;
   public readonly stateTable: StateTable;
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
@@ -141,19 +152,32 @@ export class HandlerFunction extends Construct {
     // writes what it failed on to the queue itself.
     this.failures.queue.grantSendMessages(this.role);
 
-    this.permissions = [...new Set(this.rules.flatMap((r) => r.permissions))].sort();
+    const declaration = manifest.handlers?.[handler];
+    if (declaration === undefined && this.rules.length > 0) {
+      throw new Error(
+        `handler \`${handler}\` has no declaration in the manifest (${manifest.source}); ` +
+          `add lambdas/${handler}/handler.toml and rebuild the patrol CLI and the CDK app from the same commit`,
+      );
+    }
+    if (declaration !== undefined) {
+      this.declaration = declaration;
+    }
+    this.permissions = declaration?.permissions ?? [];
     if (this.permissions.length > 0) {
-      // The rules' own least-privilege lists; list/describe calls of scheduled audits take no
-      // resource-level scoping.
-      this.role.addToPolicy(new iam.PolicyStatement({ actions: [...this.permissions], resources: ['*'] }));
+      this.declaredPolicies = new DeclaredPolicies(this, 'Declared', {
+        role: this.role,
+        statements: this.permissions,
+        source: `lambdas/${handler}/handler.toml`,
+      });
     }
 
+    const timeout = declaration?.kind === 'audit' ? AUDIT_HANDLER_TIMEOUT : HANDLER_TIMEOUT;
     const environment = {
       [PATROL_CONFIG]: CONFIG_PATH,
       [PATROL_TOPIC_ARN_PREFIX]: Fn.sub('arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:'),
       [PATROL_STATE_TABLE]: props.stateTable.table.tableName,
       [PATROL_FAILURE_QUEUE_URL]: this.failures.queue.queueUrl,
-      [PATROL_FUNCTION_TIMEOUT_SECONDS]: String(HANDLER_TIMEOUT.toSeconds()),
+      [PATROL_FUNCTION_TIMEOUT_SECONDS]: String(timeout.toSeconds()),
       [RUST_LOG]: 'info',
     };
     const common = {
@@ -165,7 +189,7 @@ export class HandlerFunction extends Construct {
       layers: [this.configLayer],
       // Room for every rule an event reaches, each route with its retries, and recording a
       // failure before Lambda would stop the invocation.
-      timeout: HANDLER_TIMEOUT,
+      timeout,
       role: this.role,
       environment,
     };

@@ -109,8 +109,6 @@ export interface Rule {
   /** Route ids. */
   readonly notify: readonly string[];
   readonly params: { readonly [key: string]: unknown };
-  /** IAM actions the handler needs, beyond publishing its alerts. */
-  readonly permissions: readonly string[];
   /** @default - every alert is sent */
   readonly dedup?: Dedup;
 }
@@ -165,6 +163,42 @@ export interface Covers {
   readonly feeds: { readonly [handler: string]: readonly Cover[] };
 }
 
+/** What a handler does (`kind` in its handler.toml). */
+export type HandlerKind = 'notify' | 'audit';
+
+/** One parameter a handler declares (`[params.NAME]`). */
+export interface ParamDeclaration {
+  /** A `ParamType` name: `string`, `positive_integer`, `account_ids`, ... */
+  readonly type: string;
+  readonly required: boolean;
+  /** Already applied to the rules' `params` by `patrol manifest`. */
+  readonly default?: unknown;
+  readonly description: string;
+}
+
+/**
+ * One IAM Allow statement a handler declares, checked by `patrol validate`: exact actions
+ * (no wildcards), and a `why` whenever a resource is `*`. Resources may contain
+ * `${AWS::Partition}`, `${AWS::AccountId}` and `${AWS::Region}`.
+ */
+export interface PermissionStatement {
+  readonly actions: readonly string[];
+  readonly resources: readonly string[];
+  /** Why a `*` resource is needed; the cdk-nag acknowledgement's reason. */
+  readonly why?: string;
+}
+
+/** A handler's declaration (`lambdas/<handler>/handler.toml`). */
+export interface HandlerDeclaration {
+  readonly kind: HandlerKind;
+  readonly description: string;
+  readonly params: { readonly [name: string]: ParamDeclaration };
+  /** For the handler's own function role. */
+  readonly permissions: readonly PermissionStatement[];
+  /** For the read-only `patrol-audit` role in every account (audit handlers only). */
+  readonly audit_permissions: readonly PermissionStatement[];
+}
+
 export interface Manifest {
   readonly format_version: number;
   /** The manifest file it was read from, for messages. */
@@ -174,6 +208,8 @@ export interface Manifest {
   /** Absent when rules.toml has no `[deploy]`: one account, the CLI's region. */
   readonly deploy?: Deploy;
   readonly covers: Covers;
+  /** The declaration of every handler a rule uses, by handler name. */
+  readonly handlers: { readonly [handler: string]: HandlerDeclaration };
 }
 
 export interface LoadManifestOptions {

@@ -11,6 +11,7 @@ import { App, Aws, BootstraplessSynthesizer, CfnCondition, Fn, Stack, Validation
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { AuditRole, type AuditRoleProps, auditHandlers } from './audit-role';
 import { CentralBus } from './central-bus';
 import { FORWARDER_ROLE_REGION, ForwarderRole, forwarderRoleArn } from './forwarder-role';
 import { Forwarding } from './forwarding';
@@ -35,11 +36,19 @@ export interface MemberStackProps {
   readonly covers: readonly Cover[];
   /** The central bus (`CentralBus.arn(..., Aws.PARTITION)`). */
   readonly centralBusArn: string;
+  /**
+   * The `patrol-audit` role audit handlers read the account through (when some rule uses an
+   * audit handler).
+   *
+   * @default - no audit role
+   */
+  readonly auditRole?: AuditRoleProps;
 }
 
 /**
  * One stack instance per member account and region: the forwarding rules, the heartbeat and
- * their dead-letter queue. The `patrol-forwarder` role is created only by the us-east-1
+ * their dead-letter queue; with audit rules, the read-only `patrol-audit` role. The
+ * `patrol-forwarder` and `patrol-audit` roles are created only by the us-east-1
  * instance (a CloudFormation Condition on the role; IAM is global, so a second region would
  * collide on the name); every other region names it by its deterministic ARN, and the
  * StackSet deploys us-east-1 first so the role exists before they need it.
@@ -50,6 +59,7 @@ export interface MemberStackProps {
 export class MemberStack extends Stack {
   public readonly role: ForwarderRole;
   public readonly forwarding: Forwarding;
+  public readonly auditRole?: AuditRole;
 
   constructor(scope: Construct, id: string, props: MemberStackProps) {
     super(scope, id, {
@@ -72,6 +82,10 @@ export class MemberStack extends Stack {
       role: iam.Role.fromRoleArn(this, 'RoleInAnyRegion', roleArn, { mutable: false }),
       heartbeat: true,
     });
+    if (props.auditRole !== undefined) {
+      this.auditRole = new AuditRole(this, 'AuditRole', props.auditRole);
+      this.auditRole.cfnRole.cfnOptions.condition = inRoleRegion;
+    }
 
     checkQuotas(this);
     acknowledgeNagFindings(this);
@@ -128,7 +142,22 @@ export function memberTemplateBody(manifest: Manifest, options: MemberTemplateOp
       },
     });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-    const stack = new MemberStack(app, 'PatrolMember', { covers, centralBusArn });
+    const audits = auditHandlers(manifest);
+    const organizationId = deploy.organization?.id;
+    const auditRole: AuditRoleProps | undefined =
+      audits.length === 0
+        ? undefined
+        : {
+            centralAccount: deploy.central.account,
+            centralRegion: deploy.central.region,
+            handlers: audits,
+            ...(organizationId === undefined ? {} : { organizationId }),
+          };
+    const stack = new MemberStack(app, 'PatrolMember', {
+      covers,
+      centralBusArn,
+      ...(auditRole === undefined ? {} : { auditRole }),
+    });
 
     let template: unknown;
     try {

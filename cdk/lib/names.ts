@@ -18,6 +18,12 @@ export const MEMBER_STACKSET = `${PREFIX}-member`;
 export const CENTRAL_BUS = `${PREFIX}-central`;
 /** The role EventBridge assumes in each account to put events on the central bus (IAM is global). */
 export const FORWARDER_ROLE = `${PREFIX}-forwarder`;
+/**
+ * The read-only role audit handlers assume in every account (central, management, members):
+ * IAM is global, so one per account, created by the account's us-east-1 stack (the central
+ * stack in the central account).
+ */
+export const AUDIT_ROLE = `${PREFIX}-audit`;
 /** The member-side scheduled rule whose events prove an account and region still forward. */
 export const HEARTBEAT_RULE = `${PREFIX}-heartbeat`;
 /** The central bus rule that hands every heartbeat to the notify function. */

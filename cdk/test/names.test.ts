@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MANIFEST, DEFAULT_PATROL_BIN } from '../lib/paths';
-import { CENTRAL_STACK, FORWARDER_STACK, MEMBER_STACKSET, ORGANIZATION_STACK, PREFIX } from '../lib/names';
+import { AUDIT_ROLE, CENTRAL_STACK, FORWARDER_STACK, MEMBER_STACKSET, ORGANIZATION_STACK, PREFIX } from '../lib/names';
 import { synthManifest } from './app-under-test';
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>;
@@ -146,10 +146,20 @@ describe.runIf(fs.existsSync(DEFAULT_PATROL_BIN))('physical names and the patrol
     expect([...kinds].sort()).toEqual(
       ['cloudformation', 'dynamodb', 'events', 'iam', 'lambda', 'logs', 'monitoring', 'sns', 'sqs'].map((s) => `${s}.amazonaws.com`),
     );
-    // Stack names, which CloudFormation events carry, come from the same prefix.
-    for (const name of [CENTRAL_STACK, FORWARDER_STACK, ORGANIZATION_STACK, MEMBER_STACKSET]) {
+    // Stack names, which CloudFormation events carry, come from the same prefix; so does the
+    // audit role's, which exists only with audit rules (patrol-deployment-tampered watches
+    // every `patrol-` role).
+    for (const name of [CENTRAL_STACK, FORWARDER_STACK, ORGANIZATION_STACK, MEMBER_STACKSET, AUDIT_ROLE]) {
       expect(name.startsWith(`${PREFIX}-`), name).toBe(true);
     }
+    // The audit role is created only when a rule uses an audit handler; tampering with it
+    // must alert all the same.
+    tampers.push({
+      what: `role ${AUDIT_ROLE}`,
+      eventSource: 'iam.amazonaws.com',
+      eventName: 'UpdateAssumeRolePolicy',
+      requestParameters: { roleName: AUDIT_ROLE, policyDocument: '{}' },
+    });
     tampers.push(
       ...[CENTRAL_STACK, FORWARDER_STACK, ORGANIZATION_STACK, `StackSet-${MEMBER_STACKSET}-0f1e2d3c`].map((stackName) => ({
         what: `stack ${stackName}`,

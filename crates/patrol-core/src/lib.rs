@@ -11,6 +11,7 @@
 //! - [`policy`]: IAM/resource policy analysis (public? external accounts? grants?) for conditions.
 //! - [`alert`]: the alert model and how a rule turns an event into one.
 //! - [`finding`]: what a handler's check reports, as an event every rule feature works on.
+//! - [`audit`]: the scheduled audits' checks, pure: recorded API responses in, findings out.
 //! - [`rule`]: one rule compiled for evaluation (suppressions, condition, alert).
 //! - [`cover`]: covering patterns (forwarding rules, per-handler feeds) computed from the rules.
 //! - [`date`]: `YYYY-MM-DD` dates for suppression expiry, event times.
@@ -21,6 +22,7 @@
 //! Not here: AWS clients, secrets, delivery (see `lambdas/` and `patrol-cli`).
 
 pub mod alert;
+pub mod audit;
 pub mod condition;
 pub mod cover;
 pub mod date;

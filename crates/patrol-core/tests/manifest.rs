@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use patrol_core::diagnostic::render_all;
+use patrol_core::manifest::handler::{self, Declarations};
 use patrol_core::manifest::validate::toml_to_json;
-use patrol_core::manifest::{ValidateOptions, json_schema, validate_str};
+use patrol_core::manifest::{
+    ValidateOptions, json_schema, json_schema_for, validate_with_declarations,
+};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -15,9 +18,39 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The declarations in the workspace's lambdas/*/handler.toml, read from disk as the CLI
+/// reads them.
+fn workspace_declarations() -> Declarations {
+    let mut out = Declarations::new();
+    for entry in std::fs::read_dir(workspace().join("lambdas")).expect("lambdas/") {
+        let dir = entry.expect("entry").path();
+        let file = dir.join(handler::FILE_NAME);
+        if !file.is_file() {
+            continue;
+        }
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8")
+            .to_owned();
+        let text = read(&file);
+        let d =
+            handler::parse(&name, &text).unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        out.insert(name, d);
+    }
+    out
+}
+
+#[test]
+fn shipped_declarations_are_the_files_on_disk() {
+    assert_eq!(handler::shipped(), workspace_declarations());
+}
+
 #[test]
 fn committed_schema_is_up_to_date() {
-    let generated = serde_json::to_string_pretty(&json_schema()).expect("schema serializes") + "\n";
+    let generated = serde_json::to_string_pretty(&json_schema_for(&workspace_declarations()))
+        .expect("schema serializes")
+        + "\n";
     let committed = read(&workspace().join("rules.schema.json"));
     assert!(
         generated == committed,
@@ -70,6 +103,16 @@ fn broken_manifests_report_clear_diagnostics() {
         base_dir: None,
         today: Some("2026-11-22".into()),
     };
+    // A scheduled notify handler of the fixtures' own, with no params or permissions.
+    let mut declarations = handler::shipped();
+    declarations.insert(
+        "stale-access-keys".into(),
+        handler::parse(
+            "stale-access-keys",
+            "kind = \"notify\"\ndescription = \"Finds old access keys\"\n",
+        )
+        .expect("declaration"),
+    );
     let mut files: Vec<PathBuf> = std::fs::read_dir(broken_dir())
         .expect("tests/fixtures/manifests/broken exists")
         .filter_map(Result::ok)
@@ -87,7 +130,7 @@ fn broken_manifests_report_clear_diagnostics() {
             .to_owned();
         let text = read(path);
         let shown = format!("{name}.toml");
-        match validate_str(&text, &shown, &options) {
+        match validate_with_declarations(&text, &shown, &options, &declarations) {
             Ok(_) => passing.push(name),
             Err(diags) => {
                 let rendered = render_all(&diags, &shown, &text);

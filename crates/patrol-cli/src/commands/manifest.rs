@@ -4,7 +4,9 @@
 //! on each event against today's date, so one that expires stops applying without a deploy.
 //!
 //! `covers` holds the covering patterns (`patrol_core::cover`): `forwarding` over every
-//! event rule, `feeds` per handler.
+//! event rule, `feeds` per handler. `handlers` holds the declaration of every handler a rule
+//! uses (`lambdas/<handler>/handler.toml`: kind, params, `permissions` for its function role,
+//! `audit_permissions` for the `patrol-audit` role), from which the CDK app grants IAM.
 
 use std::path::Path;
 use std::process::ExitCode;

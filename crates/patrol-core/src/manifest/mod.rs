@@ -2,9 +2,11 @@
 //! normalized [`Manifest`] (rules, routes, and where it is deployed: [`Deploy`]) that
 //! everything else consumes — the CLI, the Lambda functions
 //! (every rule of their handler, from the config file the CDK app bundles) and the CDK app (through
-//! `patrol manifest --json`). Only this module parses `rules.toml`. [`params`] holds the
-//! parameter types and what each handler takes, [`reference`] the shapes of `references`.
+//! `patrol manifest --json`). Only this module parses `rules.toml`. [`handler`] parses the
+//! handlers' declarations (`lambdas/<handler>/handler.toml`: kind, params, IAM statements),
+//! [`params`] holds the parameter types, [`reference`] the shapes of `references`.
 
+pub mod handler;
 pub mod params;
 pub mod parse;
 pub mod raw;
@@ -14,8 +16,10 @@ pub mod validate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use raw::json_schema;
-pub use validate::{ValidateOptions, load, validate_str, validate_str_with_warnings};
+pub use raw::{json_schema, json_schema_for};
+pub use validate::{
+    ValidateOptions, load, validate_str, validate_str_with_warnings, validate_with_declarations,
+};
 
 /// Version of the normalized JSON shape; bump when the CDK app must change with it.
 pub const FORMAT_VERSION: u32 = 1;
@@ -31,6 +35,11 @@ pub struct Manifest {
     /// `[deploy]`; `None` (absent from the JSON) when the manifest has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy: Option<Deploy>,
+    /// The declaration of every handler a rule uses (`lambdas/<handler>/handler.toml`): the
+    /// CDK app grants each function role exactly its `permissions`, and builds the
+    /// `patrol-audit` role from the audit handlers' `audit_permissions`.
+    #[serde(default)]
+    pub handlers: std::collections::BTreeMap<String, handler::HandlerDeclaration>,
 }
 
 impl Manifest {
@@ -195,9 +204,6 @@ pub struct Rule {
     /// Checked against their types ([`params`]).
     #[serde(default)]
     pub params: Map<String, Value>,
-    /// IAM actions the handler needs, beyond publishing its alerts.
-    #[serde(default)]
-    pub permissions: Vec<String>,
     /// ATT&CK technique and tactic ids (`T1078.004`, `TA0005`), CIS AWS Foundations
     /// controls (`CIS-AWS-3.1`), https links; checked, shown in every alert.
     #[serde(default)]

@@ -1,11 +1,12 @@
-//! Typed rule parameters: the types a `params.NAME` value can have ([`ParamType`]) and the
-//! registry of the parameters each handler takes ([`HANDLER_PARAMS`]).
+//! Typed rule parameters: the types a `params.NAME` value can have ([`ParamType`]); the
+//! parameters each handler takes are declared in its handler.toml ([`super::handler`]).
 //!
 //! A parameter's type comes from, in this order:
-//! 1. the rule's own `params_types = { NAME = "TYPE" }`, for anything the registry does not
-//!    know (a name the registry does know keeps its registered type: one name, one meaning);
-//! 2. the registry: the handler that runs the rule declares the parameters it takes; for
-//!    `notify` these are the ones its conditions and templates read by convention;
+//! 1. the rule's own `params_types = { NAME = "TYPE" }`, for anything its handler does not
+//!    declare (a name the handler does declare keeps its declared type: one name, one meaning);
+//! 2. the declaration of the handler that runs the rule (`[params.NAME]` in
+//!    `lambdas/<handler>/handler.toml`), which may also make it required or give a default;
+//!    for `notify` these are the ones its conditions and templates read by convention;
 //! 3. the rule's condition, when it passes `params.NAME` to a function whose argument is
 //!    typed ([`CONDITION_ARGUMENTS`]: the trusted accounts of `policy_external_accounts`, the
 //!    resources of `policy_grants`).
@@ -14,11 +15,15 @@
 //! type before it is deployed. The checks themselves are in `validate::params`; this file is
 //! what the validator, the JSON Schema and the README share.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use super::handler::Declarations;
 
 /// What a parameter's value must be. A closed set: a new type is a new variant here, its
 /// check in `validate::params` and its schema below.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ParamType {
     /// Any string.
     String,
@@ -157,65 +162,6 @@ pub fn is_param_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// One parameter a handler takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ParamSpec {
-    pub name: &'static str,
-    pub ty: ParamType,
-    /// What it means, for the schema and hints.
-    pub doc: &'static str,
-}
-
-/// The parameters one handler crate (`lambdas/<handler>`) takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HandlerParams {
-    pub handler: &'static str,
-    pub params: &'static [ParamSpec],
-}
-
-/// `notify` runs rules whose conditions and templates read `params`; these are the
-/// parameters they share by convention, so every rule spells and types them alike.
-pub const NOTIFY_PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "disallowed_arns",
-        ty: ParamType::ArnGlobs,
-        doc: "Resources no policy may grant access to, as ARN globs (`arn:aws:iam::*:role/admin*`); \
-              conditions pass it to `policy_grants(doc, actions, params.disallowed_arns)`.",
-    },
-    ParamSpec {
-        name: "trusted_accounts",
-        ty: ParamType::AccountIds,
-        doc: "Accounts outside of which sharing is reported (12-digit ids, in quotes); \
-              conditions pass it to `policy_external_accounts(doc, params.trusted_accounts)`.",
-    },
-    ParamSpec {
-        name: "max_age_days",
-        ty: ParamType::PositiveInteger,
-        doc: "An age threshold in days (at least 1), for conditions that compare timestamps.",
-    },
-];
-
-/// Every handler that declares its parameters. A handler crate that takes parameters adds
-/// its entry here (its rules then need no `params_types`); a handler without an entry
-/// takes only what each rule declares in `params_types`.
-pub const HANDLER_PARAMS: &[HandlerParams] = &[HandlerParams {
-    handler: "notify",
-    params: NOTIFY_PARAMS,
-}];
-
-/// The parameters `handler` declares (none for a handler without an entry).
-pub fn handler_params(handler: &str) -> &'static [ParamSpec] {
-    HANDLER_PARAMS
-        .iter()
-        .find(|h| h.handler == handler)
-        .map_or(&[], |h| h.params)
-}
-
-/// The declared parameter `name` of `handler`.
-pub fn declared(handler: &str, name: &str) -> Option<&'static ParamSpec> {
-    handler_params(handler).iter().find(|p| p.name == name)
-}
-
 /// A condition function whose argument at `index` (0-based) has a parameter type: passing
 /// `params.NAME` there types `NAME`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,24 +195,54 @@ pub const CONDITION_ARGUMENTS: &[TypedArgument] = &[
     },
 ];
 
-/// The schema of a rule's `params` table: every registered parameter with its type and
-/// meaning (a name means the same for every handler that declares it); other names are
-/// allowed when the rule declares them in `params_types`, which only `patrol validate`
-/// can check.
-pub fn params_schema() -> Value {
+/// The schema of a rule's `params` table: every declared parameter with its type and
+/// meaning (a name means the same for every handler that declares it; the first
+/// declaration's type and description are shown, with every handler that takes it);
+/// other names are allowed when the rule declares them in `params_types`, which only
+/// `patrol validate` can check.
+pub fn params_schema(declarations: &Declarations) -> Value {
     let mut properties = serde_json::Map::new();
-    for h in HANDLER_PARAMS {
-        for p in h.params {
-            let mut schema = p.ty.json_schema();
-            schema["description"] = json!(format!(
-                "{} Type `{}`; handler `{}`.",
-                p.doc, p.ty, h.handler
-            ));
-            properties.entry(p.name).or_insert(schema);
-        }
+    let mut names: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for d in declarations.values() {
+        names.extend(d.params.keys().map(String::as_str));
+    }
+    for name in names {
+        let takers: Vec<(&str, &super::handler::ParamDeclaration)> = declarations
+            .iter()
+            .filter_map(|(h, d)| Some((h.as_str(), d.params.get(name)?)))
+            .collect();
+        let Some((_, first)) = takers.first() else {
+            continue;
+        };
+        let who: Vec<String> = takers
+            .iter()
+            .map(|(h, p)| {
+                let mut s = format!("`{h}`");
+                if p.required {
+                    s.push_str(" (required)");
+                }
+                if let Some(d) = &p.default {
+                    s.push_str(&format!(" (default {d})"));
+                }
+                s
+            })
+            .collect();
+        let mut schema = first.ty.json_schema();
+        schema["description"] = json!(format!(
+            "{} Type `{}`; {} {}.",
+            first.description,
+            first.ty,
+            if who.len() == 1 {
+                "handler"
+            } else {
+                "handlers"
+            },
+            who.join(", ")
+        ));
+        properties.insert(name.to_owned(), schema);
     }
     json!({
-        "description": "Parameters for the rule's handler, conditions and templates (`params.NAME`). Each one is typed: by its handler (the properties below), by the rule's `params_types`, or by the condition function it is passed to.",
+        "description": "Parameters for the rule's handler, conditions and templates (`params.NAME`). Each one is typed: by its handler's handler.toml (the properties below), by the rule's `params_types`, or by the condition function it is passed to.",
         "type": "object",
         "propertyNames": { "pattern": PARAM_NAME_PATTERN },
         "properties": properties,
@@ -295,15 +271,16 @@ mod tests {
         assert_eq!(ParamType::parse("list"), None);
     }
 
-    /// A name has one type whichever handler declares it, so the schema can list it once.
+    /// A name has one type whichever shipped handler declares it, so the schema can list
+    /// it once.
     #[test]
-    fn a_registered_name_has_one_type() {
+    fn a_declared_name_has_one_type() {
         let mut seen = std::collections::BTreeMap::new();
-        for h in HANDLER_PARAMS {
-            for p in h.params {
-                assert!(is_param_name(p.name), "{}", p.name);
-                let first = *seen.entry(p.name).or_insert(p.ty);
-                assert_eq!(first, p.ty, "{} is declared with two types", p.name);
+        for (h, d) in super::super::handler::shipped() {
+            for (name, p) in d.params {
+                assert!(is_param_name(&name), "{h}: {name}");
+                let first = *seen.entry(name.clone()).or_insert(p.ty);
+                assert_eq!(first, p.ty, "{name} is declared with two types");
             }
         }
     }
@@ -314,18 +291,5 @@ mod tests {
         assert!(ParamType::PositiveInteger.satisfies(ParamType::Integer));
         assert!(!ParamType::StringList.satisfies(ParamType::AccountIds));
         assert!(!ParamType::String.satisfies(ParamType::StringList));
-    }
-
-    #[test]
-    fn notify_declares_the_policy_params() {
-        assert_eq!(
-            declared("notify", "disallowed_arns").map(|p| p.ty),
-            Some(ParamType::ArnGlobs)
-        );
-        assert_eq!(
-            declared("notify", "trusted_accounts").map(|p| p.ty),
-            Some(ParamType::AccountIds)
-        );
-        assert_eq!(declared("stale-access-keys", "disallowed_arns"), None);
     }
 }

@@ -155,7 +155,9 @@ pub struct RawRule {
     /// (`params_types = { owners = "string_list" }`).
     #[schemars(with = "Option<ParamsTypesSchema>")]
     pub params_types: Option<Spanned<BTreeMap<Str, Str>>>,
-    /// IAM actions the handler needs (`service:Action`), beyond publishing its alerts.
+    /// No longer accepted (and left out of the schema): a handler declares its IAM
+    /// statements in `lambdas/<handler>/handler.toml`. Read only to say so.
+    #[schemars(skip)]
     pub permissions: Option<Vec<Str>>,
     /// Also deliver read-only management events (EventBridge triggers only).
     pub include_read_only: Option<Spanned<bool>>,
@@ -252,7 +254,7 @@ pub struct RawWebhookTrigger {
 pub struct RawDedup {
     /// Template rendered like the message, e.g. `"{{ actor }}"`.
     pub key: Option<Str>,
-    /// `30s`, `15m`, `1h`, `1d` (at most 7 days).
+    /// `30s`, `15m`, `1h`, `1d` (at most 365 days).
     #[schemars(extend("pattern" = "^[0-9]+[smhd]$"))]
     pub window: Option<Str>,
 }
@@ -353,7 +355,9 @@ impl JsonSchema for ParamsSchema {
         "Params".into()
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::Schema::try_from(super::params::params_schema()).unwrap_or_default()
+        // Replaced by the declared parameters in `json_schema_for`.
+        schemars::Schema::try_from(super::params::params_schema(&Default::default()))
+            .unwrap_or_default()
     }
 }
 
@@ -403,11 +407,21 @@ impl JsonSchema for CloudTrailSchema {
     }
 }
 
-/// The JSON Schema of `rules.toml` (draft 2020-12), as `patrol schema` prints it.
+/// The JSON Schema of `rules.toml` (draft 2020-12) with the parameters of the handlers
+/// shipped with Patrol ([`super::handler::shipped`]).
 pub fn json_schema() -> serde_json::Value {
+    json_schema_for(&super::handler::shipped())
+}
+
+/// The JSON Schema of `rules.toml` (draft 2020-12) whose `params` lists the parameters of
+/// `declarations`, as `patrol schema` prints it from the handler.toml files it reads.
+pub fn json_schema_for(declarations: &super::handler::Declarations) -> serde_json::Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
     let schema = generator.into_root_schema_for::<RawManifest>();
     let mut value = schema.to_value();
+    if let Some(params) = value.pointer_mut("/$defs/Params") {
+        *params = super::params::params_schema(declarations);
+    }
     drop_null(&mut value);
     value
 }

@@ -6,7 +6,7 @@ use crate::manifest::parse::closest;
 
 /// Why a value is not what its key takes, and how to fix it.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Bad {
+pub(crate) struct Bad {
     pub message: String,
     pub help: String,
 }

@@ -40,7 +40,7 @@ impl Cx<'_> {
                     self.err(
                         Diagnostic::new("invalid-dedup-window", format!("rule `{rid}`: {msg}"))
                             .at(span(w))
-                            .help("write a window as a number and a unit: `30s`, `15m`, `1h`, `1d` (at most 7d)"),
+                            .help("write a window as a number and a unit: `30s`, `15m`, `1h`, `1d` (at most 365d)"),
                     );
                     None
                 }
@@ -67,7 +67,11 @@ impl Cx<'_> {
     }
 }
 
-/// `30s`, `15m`, `1h`, `1d` → seconds; at least 1 second, at most 7 days.
+/// `30s`, `15m`, `1h`, `1d` → seconds; at least 1 second, at most 365 days (an audit's
+/// alert-once window is a month or more; the state table's TTL removes old windows).
+/// The longest dedup window.
+pub const MAX_WINDOW_DAYS: u64 = 365;
+
 pub fn parse_window(s: &str) -> Result<u64, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
@@ -82,8 +86,10 @@ pub fn parse_window(s: &str) -> Result<u64, String> {
         _ => return Err(format!("dedup window `{s}` has no unit (s, m, h or d)")),
     };
     let secs = n.saturating_mul(mult);
-    if secs == 0 || secs > 7 * 86_400 {
-        return Err(format!("dedup window `{s}` must be between 1s and 7d"));
+    if secs == 0 || secs > MAX_WINDOW_DAYS * 86_400 {
+        return Err(format!(
+            "dedup window `{s}` must be between 1s and {MAX_WINDOW_DAYS}d"
+        ));
     }
     Ok(secs)
 }
@@ -100,7 +106,7 @@ mod tests {
         for bad in [
             "",
             "0s",
-            "8d",
+            "366d",
             "1w",
             "h",
             "1.5h",

@@ -5,11 +5,15 @@
 //!   and the checks shared by its parts (ids, route references, severities);
 //! - `routes`: `[notify.*]` tables, secret names and credentials in webhook URLs;
 //! - `rules`: one `[rules.*]` table into a [`super::Rule`];
-//! - `params`: a rule's `params` and `params_types`, typed as [`super::params`] says;
+//! - `params`: a rule's `params` and `params_types`, typed as [`super::params`] says (what
+//!   conditions and templates read in `param_reads`, value shapes in `param_values`);
 //! - `references`: a rule's `references` ([`super::reference`]);
 //! - `triggers`: `trigger.*` (schedules in `schedule`, event patterns in `patterns`);
 //! - `suppressions` and `dedup`: a rule's `suppress` list and `dedup` table;
 //! - `deploy`: the `[deploy]` table (the shapes of AWS ids in `aws_ids`).
+//!
+//! Handlers are checked against their declarations ([`super::handler`]): a rule's params,
+//! and what an audit handler's scheduled rules may use.
 //!
 //! Errors make the manifest invalid; warnings (example ids, no operators) are returned with
 //! the manifest by [`validate_str_with_warnings`].
@@ -17,6 +21,8 @@
 mod aws_ids;
 mod dedup;
 mod deploy;
+mod param_reads;
+mod param_values;
 mod params;
 mod patterns;
 mod references;
@@ -31,12 +37,14 @@ mod triggers;
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use super::handler::{Declarations, HandlerDeclaration};
 use super::parse::Broken;
 use super::raw::{RawManifest, Spanned, Str};
 use super::{FORMAT_VERSION, Manifest, Route, Severity};
 use crate::diagnostic::Diagnostic;
 
 pub use dedup::parse_window;
+pub(crate) use param_values::check_value as check_param_value;
 pub use patterns::toml_to_json;
 
 /// What validation needs to know about the world outside the manifest's text.
@@ -53,7 +61,8 @@ pub struct ValidateOptions {
 impl Default for ValidateOptions {
     fn default() -> Self {
         Self {
-            handlers: vec![DEFAULT_HANDLER.to_owned()],
+            // The handlers shipped in this repository (`lambdas/*/handler.toml`).
+            handlers: super::handler::shipped().keys().cloned().collect(),
             base_dir: None,
             today: None,
         }
@@ -73,17 +82,31 @@ pub fn validate_str(
 }
 
 /// Like [`validate_str`], with the warnings of a valid manifest. When it has errors, the
-/// `Err` holds every diagnostic, warnings included, in the order of the text.
+/// `Err` holds every diagnostic, warnings included, in the order of the text. Handlers
+/// are declared as Patrol ships them ([`super::handler::shipped`]).
 pub fn validate_str_with_warnings(
     text: &str,
     source: &str,
     options: &ValidateOptions,
+) -> Result<(Manifest, Vec<Diagnostic>), Vec<Diagnostic>> {
+    validate_with_declarations(text, source, options, &super::handler::shipped())
+}
+
+/// Like [`validate_str_with_warnings`], with the handlers' declarations as read from their
+/// handler.toml files (the CLI reads them beside the manifest). A handler in
+/// `options.handlers` without a declaration here has none: rules using it are errors.
+pub fn validate_with_declarations(
+    text: &str,
+    source: &str,
+    options: &ValidateOptions,
+    declarations: &Declarations,
 ) -> Result<(Manifest, Vec<Diagnostic>), Vec<Diagnostic>> {
     let (raw, diags, broken) = super::parse::parse(text).map_err(|d| vec![d])?;
     let mut cx = Cx {
         diags,
         text,
         options,
+        declarations,
         broken,
     };
     let manifest = cx.manifest(raw, source);
@@ -125,6 +148,7 @@ struct Cx<'a> {
     /// The manifest's text, to point inside values (patterns).
     text: &'a str,
     options: &'a ValidateOptions,
+    declarations: &'a Declarations,
     /// Parts with type errors (already reported): not to be called missing.
     broken: Broken,
 }
@@ -133,7 +157,7 @@ fn span<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
     fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -206,13 +230,23 @@ impl Cx<'_> {
             );
         }
         let deploy = raw.deploy.as_ref().and_then(|d| self.deploy(d));
+        let handlers = rules
+            .iter()
+            .filter_map(|r| Some((r.handler.clone(), self.declaration(&r.handler)?.clone())))
+            .collect();
         Manifest {
             format_version: FORMAT_VERSION,
             source: source.to_owned(),
             routes,
             rules,
             deploy,
+            handlers,
         }
+    }
+
+    /// The declaration of `handler`, if it has one.
+    fn declaration(&self, handler: &str) -> Option<&'a HandlerDeclaration> {
+        self.declarations.get(handler)
     }
     fn check_id(&mut self, what: &str, id: &Str) {
         let s = id.get_ref();

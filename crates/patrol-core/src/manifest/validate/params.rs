@@ -1,215 +1,23 @@
 //! A rule's `params` and `params_types`: every parameter has a type (see
 //! [`crate::manifest::params`] for where types come from), every value is checked against
-//! it, and what the rule's conditions and templates read is set.
+//! it ([`super::param_values`]), what the rule's conditions and templates read
+//! ([`super::param_reads`]) is set, what its handler requires is set, and what its handler
+//! gives a default gets it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
 use serde_json::{Map, Value};
 use toml::de::{DeTable, DeValue};
 
-use super::aws_ids::{Bad, check_account, check_region};
+use super::param_reads::{Reads, narrow};
+use super::param_values::{check_value, toml_to_json};
 use super::{Cx, span};
 use crate::diagnostic::Diagnostic;
-use crate::manifest::params::{
-    CONDITION_ARGUMENTS, ParamType, TypedArgument, declared, handler_params, is_param_name,
-};
+use crate::manifest::handler::{HandlerDeclaration, HandlerKind, ParamDeclaration};
+use crate::manifest::params::{ParamType, is_param_name};
 use crate::manifest::parse::closest;
-use crate::manifest::raw::{RawRule, Str};
-
-/// One place a rule's condition or template reads `params.NAME`.
-#[derive(Debug, Clone)]
-pub(super) struct Read {
-    pub name: String,
-    /// Inside `has(...)`: the parameter may be absent.
-    pub optional: bool,
-    /// Passed to a condition function whose argument is typed.
-    pub argument: Option<&'static TypedArgument>,
-    /// What reads it (`the condition`, `the message`), for messages.
-    pub what: &'static str,
-    /// The expression or template that reads it.
-    pub at: Range<usize>,
-}
-
-/// What a rule's conditions and templates read from `params`.
-#[derive(Debug, Default)]
-pub(super) struct Reads {
-    pub reads: Vec<Read>,
-    /// Something reads `params` whole (`{{ params }}`, `params[name]`): which names it
-    /// uses cannot be known.
-    pub whole: bool,
-}
-
-impl Reads {
-    /// What a rule's conditions, suppressions, message and dedup key read.
-    pub fn of(rule: &RawRule) -> Reads {
-        let mut reads = Reads::default();
-        if let Some(c) = &rule.condition {
-            reads.condition(c, "the condition");
-        }
-        for s in rule.suppress.iter().flatten() {
-            if let Some(c) = &s.get_ref().condition {
-                reads.condition(c, "a suppression's condition");
-            }
-        }
-        if let Some(m) = &rule.message {
-            reads.template(m, "the message");
-        }
-        if let Some(k) = rule.dedup.as_ref().and_then(|d| d.get_ref().key.as_ref()) {
-            reads.template(k, "the dedup key");
-        }
-        reads
-    }
-
-    /// A condition that does not compile reads nothing here (its error is reported apart).
-    fn condition(&mut self, source: &Str, what: &'static str) {
-        if let Ok(program) = cel::Program::compile(source.get_ref()) {
-            self.walk(program.expression(), what, &span(source), None);
-        }
-    }
-
-    fn walk(
-        &mut self,
-        e: &IdedExpr,
-        what: &'static str,
-        at: &Range<usize>,
-        argument: Option<&'static TypedArgument>,
-    ) {
-        if let Some((name, optional)) = param_read(e) {
-            self.reads.push(Read {
-                name,
-                optional,
-                argument,
-                what,
-                at: at.clone(),
-            });
-            return;
-        }
-        match &e.expr {
-            Expr::Ident(name) if name == "params" => self.whole = true,
-            Expr::Call(call) => {
-                if let Some(target) = &call.target {
-                    self.walk(target, what, at, None);
-                }
-                for (i, arg) in call.args.iter().enumerate() {
-                    let typed = CONDITION_ARGUMENTS.iter().find(|a| {
-                        call.target.is_none() && a.function == call.func_name && a.index == i
-                    });
-                    self.walk(arg, what, at, typed);
-                }
-            }
-            Expr::Select(select) => self.walk(&select.operand, what, at, None),
-            Expr::Comprehension(c) => {
-                for part in [
-                    &c.iter_range,
-                    &c.accu_init,
-                    &c.loop_cond,
-                    &c.loop_step,
-                    &c.result,
-                ] {
-                    self.walk(part, what, at, None);
-                }
-            }
-            Expr::List(list) => {
-                for el in &list.elements {
-                    self.walk(el, what, at, None);
-                }
-            }
-            Expr::Map(map) => {
-                for entry in &map.entries {
-                    match &entry.expr {
-                        cel::common::ast::EntryExpr::StructField(f) => {
-                            self.walk(&f.value, what, at, None)
-                        }
-                        cel::common::ast::EntryExpr::MapEntry(m) => {
-                            self.walk(&m.key, what, at, None);
-                            self.walk(&m.value, what, at, None);
-                        }
-                    }
-                }
-            }
-            Expr::Struct(s) => {
-                for entry in &s.entries {
-                    if let cel::common::ast::EntryExpr::StructField(f) = &entry.expr {
-                        self.walk(&f.value, what, at, None);
-                    }
-                }
-            }
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-        }
-    }
-
-    /// A template that does not parse reads nothing here (its error is reported apart).
-    fn template(&mut self, source: &Str, what: &'static str) {
-        let env = minijinja::Environment::new();
-        let Ok(t) = env.template_from_str(source.get_ref()) else {
-            return;
-        };
-        let mut names: Vec<String> = t.undeclared_variables(true).into_iter().collect();
-        names.sort();
-        for v in names {
-            let mut parts = v.split('.');
-            if parts.next() != Some("params") {
-                continue;
-            }
-            match parts.next() {
-                Some(name) => self.reads.push(Read {
-                    name: name.to_owned(),
-                    optional: false,
-                    argument: None,
-                    what,
-                    at: span(source),
-                }),
-                None => self.whole = true,
-            }
-        }
-    }
-}
-
-/// `params.NAME`, `has(params.NAME)` or `params["NAME"]`: the name, and whether it is
-/// inside `has(...)`.
-fn param_read(e: &IdedExpr) -> Option<(String, bool)> {
-    let is_params = |e: &IdedExpr| matches!(&e.expr, Expr::Ident(n) if n == "params");
-    match &e.expr {
-        Expr::Select(s) if is_params(&s.operand) => Some((s.field.clone(), s.test)),
-        Expr::Call(c) if c.func_name == operators::INDEX && c.target.is_none() => {
-            match c.args.as_slice() {
-                [p, key] if is_params(p) => match &key.expr {
-                    Expr::Literal(LiteralValue::String(s)) => Some((s.to_string(), false)),
-                    _ => None,
-                },
-                _ => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-/// Where `params.NAME` (or `params["NAME"]`, `params['NAME']`) first appears in the
-/// manifest's text inside `at`, so the caret points at it; `at` when it is not found
-/// there (an escape sequence in a basic string).
-fn narrow(text: &str, at: &Range<usize>, name: &str) -> Range<usize> {
-    let Some(inside) = text.get(at.clone()) else {
-        return at.clone();
-    };
-    let forms = [
-        format!("params.{name}"),
-        format!("params[\"{name}\"]"),
-        format!("params['{name}']"),
-    ];
-    let found = forms.iter().find_map(|f| {
-        inside.match_indices(f.as_str()).find_map(|(i, m)| {
-            // `params.owner` inside `params.owners` is not it.
-            let next = inside[i + m.len()..].chars().next();
-            (!next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')).then_some((i, m.len()))
-        })
-    });
-    match found {
-        Some((i, len)) => (at.start + i)..(at.start + i + len),
-        None => at.clone(),
-    }
-}
+use crate::manifest::raw::RawRule;
 
 /// The type a value looks like, for the `undeclared-param` hint.
 fn guess(value: &toml::Value) -> ParamType {
@@ -224,7 +32,15 @@ fn guess(value: &toml::Value) -> ParamType {
 
 impl Cx<'_> {
     /// The rule's params as JSON, each checked against its type.
-    pub(super) fn params(&mut self, rid: &str, r: &RawRule, handler: &str) -> Map<String, Value> {
+    pub(super) fn params(
+        &mut self,
+        rid: &str,
+        id_span: Range<usize>,
+        r: &RawRule,
+        handler: &str,
+    ) -> Map<String, Value> {
+        let decl = self.declaration(handler);
+        let declared = |name: &str| decl.and_then(|d| d.params.get(name));
         let mut reads = Reads::of(r);
         for x in &mut reads.reads {
             x.at = narrow(self.text, &x.at, &x.name);
@@ -274,7 +90,7 @@ impl Cx<'_> {
                 );
                 continue;
             };
-            if let Some(spec) = declared(handler, n)
+            if let Some(spec) = declared(n)
                 && spec.ty != t
             {
                 self.err(
@@ -327,13 +143,13 @@ impl Cx<'_> {
             let ty = explicit
                 .get(name)
                 .copied()
-                .or_else(|| declared(handler, name).map(|s| s.ty))
+                .or_else(|| declared(name).map(|s| s.ty))
                 .or(inferred);
             match ty {
                 // Typed, wrongly, by `params_types`: reported there.
                 None if attempted.contains(name.as_str())
                     || self.broken.rule_field(rid, "params_types") => {}
-                None => self.err(undeclared(rid, name, value, handler, at.clone())),
+                None => self.err(undeclared(rid, name, value, handler, decl, at.clone())),
                 Some(ty) => {
                     let element = |i: Option<usize>| {
                         nodes
@@ -377,7 +193,7 @@ impl Cx<'_> {
                     }
                 }
             }
-            if handler == super::DEFAULT_HANDLER
+            if decl.is_some_and(|d| d.kind == HandlerKind::Notify)
                 && !reads.whole
                 && !read_names.contains(name.as_str())
             {
@@ -407,10 +223,34 @@ impl Cx<'_> {
             }
         }
 
+        for (name, p) in decl.iter().flat_map(|d| &d.params) {
+            if values.contains_key(name) {
+                continue;
+            }
+            if let Some(default) = &p.default {
+                json.insert(name.clone(), default.clone());
+            } else if p.required && !self.broken.rule_field(rid, "params") {
+                self.err(
+                    Diagnostic::new(
+                        "missing-required-param",
+                        format!("rule `{rid}`: handler `{handler}` requires `params.{name}`, which the rule does not set"),
+                    )
+                    .at(whole_span.clone().unwrap_or_else(|| id_span.clone()))
+                    .help(format!(
+                        "add `params.{name} = {}` ({}: {})",
+                        p.ty.example(),
+                        p.ty,
+                        p.description
+                    )),
+                );
+            }
+        }
+
         let mut reported = BTreeSet::new();
         for x in &reads.reads {
             if x.optional
                 || values.contains_key(&x.name)
+                || declared(&x.name).is_some_and(|p| p.default.is_some())
                 || self.broken.rule_field(rid, "params")
                 || !reported.insert(&x.name)
             {
@@ -420,7 +260,7 @@ impl Cx<'_> {
             let example = explicit
                 .get(n)
                 .copied()
-                .or_else(|| declared(handler, n).map(|s| s.ty))
+                .or_else(|| declared(n).map(|s| s.ty))
                 .or(x.argument.map(|a| a.ty))
                 .map_or("...", |t| t.example());
             let mut help = format!("add `params.{n} = {example}` to the rule");
@@ -470,10 +310,11 @@ fn undeclared(
     name: &str,
     value: &toml::Value,
     handler: &str,
+    decl: Option<&HandlerDeclaration>,
     at: Range<usize>,
 ) -> Diagnostic {
-    let known = handler_params(handler);
-    let names: Vec<&str> = known.iter().map(|p| p.name).collect();
+    let known: Vec<(&String, &ParamDeclaration)> = decl.iter().flat_map(|d| &d.params).collect();
+    let names: Vec<&str> = known.iter().map(|(n, _)| n.as_str()).collect();
     let mut help = String::new();
     if let Some(near) = closest(name, &names) {
         help.push_str(&format!("did you mean `{near}`? "));
@@ -483,7 +324,7 @@ fn undeclared(
     } else {
         let list: Vec<String> = known
             .iter()
-            .map(|p| format!("{} ({})", p.name, p.ty))
+            .map(|(n, p)| format!("{n} ({})", p.ty))
             .collect();
         help.push_str(&format!("handler `{handler}` takes: {}; ", list.join(", ")));
     }
@@ -498,234 +339,6 @@ fn undeclared(
     )
     .at(at)
     .help(help)
-}
-
-/// TOML → JSON for params; `None` for a non-finite float.
-fn toml_to_json(v: &toml::Value) -> Option<Value> {
-    Some(match v {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => Value::Number(serde_json::Number::from_f64(*f)?),
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(d) => Value::String(d.to_string()),
-        toml::Value::Array(a) => Value::Array(a.iter().map(toml_to_json).collect::<Option<_>>()?),
-        toml::Value::Table(t) => Value::Object(
-            t.iter()
-                .map(|(k, v)| Some((k.clone(), toml_to_json(v)?)))
-                .collect::<Option<_>>()?,
-        ),
-    })
-}
-
-/// TOML's name for a value's type, as diagnostics say it.
-fn kind(v: &toml::Value) -> &'static str {
-    match v {
-        toml::Value::String(_) => "a string",
-        toml::Value::Integer(_) => "an integer",
-        toml::Value::Float(_) => "a float",
-        toml::Value::Boolean(_) => "a boolean",
-        toml::Value::Datetime(_) => "a date",
-        toml::Value::Array(_) => "an array",
-        toml::Value::Table(_) => "a table",
-    }
-}
-
-fn bad(message: impl Into<String>, help: impl Into<String>) -> Bad {
-    Bad {
-        message: message.into(),
-        help: help.into(),
-    }
-}
-
-/// Every problem of `value` as a `ty`: `None` for the value itself, `Some(i)` for a list's
-/// element.
-pub(super) fn check_value(ty: ParamType, value: &toml::Value) -> Vec<(Option<usize>, Bad)> {
-    let wrong = |what: &str| {
-        vec![(
-            None,
-            bad(
-                format!("must be {what}, not {}", kind(value)),
-                format!("write e.g. `{}`", ty.example()),
-            ),
-        )]
-    };
-    match ty {
-        ParamType::String => match value {
-            toml::Value::String(_) => vec![],
-            _ => wrong("a string (in quotes)"),
-        },
-        ParamType::Boolean => match value {
-            toml::Value::Boolean(_) => vec![],
-            _ => wrong("`true` or `false`"),
-        },
-        ParamType::Integer => match value {
-            toml::Value::Integer(_) => vec![],
-            _ => wrong("an integer"),
-        },
-        ParamType::PositiveInteger => match value {
-            toml::Value::Integer(i) if *i >= 1 => vec![],
-            toml::Value::Integer(i) => vec![(
-                None,
-                bad(
-                    format!("must be at least 1, not {i}"),
-                    format!("write a positive integer, e.g. `{}`", ty.example()),
-                ),
-            )],
-            _ => wrong("a positive integer (no quotes)"),
-        },
-        ParamType::StringList
-        | ParamType::ArnGlobs
-        | ParamType::AccountIds
-        | ParamType::Regions => {
-            let toml::Value::Array(items) = value else {
-                let help = match value {
-                    toml::Value::String(s) => format!("write a list, even of one: `[\"{s}\"]`"),
-                    _ => format!("write a list, e.g. `{}`", ty.example()),
-                };
-                return vec![(
-                    None,
-                    bad(format!("must be a list, not {}", kind(value)), help),
-                )];
-            };
-            if ty == ParamType::ArnGlobs && items.is_empty() {
-                return vec![(
-                    None,
-                    bad(
-                        "is empty",
-                        "list at least one ARN glob: `policy_grants` reads an empty list as \"any resource\"",
-                    ),
-                )];
-            }
-            items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, item)| check_item(ty, item).err().map(|b| (Some(i), b)))
-                .collect()
-        }
-    }
-}
-
-fn check_item(ty: ParamType, item: &toml::Value) -> Result<(), Bad> {
-    let s = match item {
-        toml::Value::String(s) => s,
-        toml::Value::Integer(i) if ty == ParamType::AccountIds => {
-            return Err(bad(
-                format!("`{i}` is a number"),
-                format!(
-                    "write account ids as strings, in quotes: `\"{i:012}\"` (account ids are not numbers: some start with 0)"
-                ),
-            ));
-        }
-        other => {
-            return Err(bad(
-                format!("must be a string, not {}", kind(other)),
-                format!("write e.g. `{}`", ty.example()),
-            ));
-        }
-    };
-    match ty {
-        ParamType::ArnGlobs => check_arn_glob(s),
-        ParamType::AccountIds => check_account(s),
-        ParamType::Regions => check_region(s),
-        _ => Ok(()),
-    }
-}
-
-/// AWS's partitions.
-const PARTITIONS: &[&str] = &[
-    "aws",
-    "aws-cn",
-    "aws-us-gov",
-    "aws-iso",
-    "aws-iso-b",
-    "aws-iso-e",
-    "aws-iso-f",
-    "aws-eusc",
-];
-
-fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?'])
-}
-
-/// `arn:<partition>:<service>:<region>:<account>:<resource>`, any part a glob.
-pub(super) fn check_arn_glob(s: &str) -> Result<(), Bad> {
-    const SHAPE: &str = "an ARN glob is `arn:<partition>:<service>:<region>:<account>:<resource>`, where `*` and `?` match within the ARN, e.g. `arn:aws:iam::*:role/admin*` or `arn:aws:s3:::payroll-*`";
-    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad(format!("`{s}` contains {c:?}"), SHAPE));
-    }
-    if !s.starts_with("arn:") {
-        if s.to_ascii_lowercase().starts_with("arn:") {
-            return Err(bad(
-                format!("`{s}` does not start with `arn:`"),
-                format!("write `arn:` in lowercase: `arn:{}`", &s[4..]),
-            ));
-        }
-        return Err(bad(format!("`{s}` is not an ARN glob"), SHAPE));
-    }
-    let parts: Vec<&str> = s.splitn(6, ':').collect();
-    let [_, partition, service, region, account, resource] = parts.as_slice() else {
-        return Err(bad(
-            format!("`{s}` has {} of an ARN's 6 parts", parts.len()),
-            format!(
-                "{SHAPE}; global services leave the region empty (`arn:aws:iam::<account>:...`)"
-            ),
-        ));
-    };
-    if !(PARTITIONS.contains(partition)
-        || (has_glob(partition)
-            && partition
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'*' || b == b'?')))
-    {
-        let near = closest(partition, PARTITIONS)
-            .map(|p| format!("did you mean `{p}`? "))
-            .unwrap_or_default();
-        return Err(bad(
-            format!("`{s}`: `{partition}` is not an AWS partition"),
-            format!("{near}partitions: {}, or `*`", PARTITIONS.join(", ")),
-        ));
-    }
-    if service.is_empty()
-        || !service
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-*?".contains(&b))
-    {
-        return Err(bad(
-            format!("`{s}`: `{service}` is not a service name"),
-            format!(
-                "the service is the ARN's third part, lowercase (`iam`, `s3`, `secretsmanager`) or `*`; {SHAPE}"
-            ),
-        ));
-    }
-    if !region
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-*?".contains(&b))
-    {
-        return Err(bad(
-            format!("`{s}`: `{region}` is not a region"),
-            "the region is the ARN's fourth part (`eu-west-1`, `*`, or empty for global services such as IAM and S3)",
-        ));
-    }
-    let account_ok = account.is_empty()
-        || *account == "aws"
-        || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
-        || (has_glob(account)
-            && account
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'*' || b == b'?'));
-    if !account_ok {
-        return Err(bad(
-            format!("`{s}`: `{account}` is not an account id"),
-            "the account is the ARN's fifth part: 12 digits, `*`, or empty (S3 buckets)",
-        ));
-    }
-    if resource.is_empty() {
-        return Err(bad(
-            format!("`{s}` names no resource"),
-            "end the ARN with the resource, or `*` for every resource of the service",
-        ));
-    }
-    Ok(())
 }
 
 /// The spanned value of each of the rule's params, and its key's span, read again from the
@@ -764,122 +377,5 @@ fn element_span(v: &toml::Spanned<DeValue<'_>>, i: Option<usize>) -> Range<usize
     match (i, v.get_ref()) {
         (Some(i), DeValue::Array(a)) => a.get(i).map_or_else(|| v.span(), toml::Spanned::span),
         _ => v.span(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arn_globs() {
-        for good in [
-            "arn:aws:iam::*:role/admin*",
-            "arn:aws:s3:::payroll-*",
-            "arn:*:iam::111122223333:user/*",
-            "arn:aws:iam::aws:policy/AdministratorAccess",
-            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/*",
-            "arn:aws:secretsmanager:*:*:secret:prod/*",
-            "arn:*:*:*:*:*",
-        ] {
-            assert_eq!(check_arn_glob(good), Ok(()), "{good}");
-        }
-        for (bad, help) in [
-            ("arn:aws:iam:*:role/admin", "6 parts"),
-            ("*", "an ARN glob is"),
-            ("role/admin", "an ARN glob is"),
-            ("ARN:aws:iam::*:role/x", "lowercase"),
-            ("arn:amazon:iam::*:role/x", "partitions"),
-            ("arn:aws:IAM::*:role/x", "service"),
-            ("arn:aws:iam::1111:role/x", "12 digits"),
-            ("arn:aws:s3:::", "names no resource"),
-            ("arn:aws:iam::* :role/x", "an ARN glob is"),
-        ] {
-            let e = check_arn_glob(bad).expect_err(bad);
-            assert!(
-                e.message.contains(help) || e.help.contains(help),
-                "{bad}: {e:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn values_are_checked_against_their_type() {
-        let v = |s: &str| -> toml::Value {
-            let t: toml::Table = toml::from_str(&format!("v = {s}")).expect("toml");
-            t["v"].clone()
-        };
-        let at = |ty, s: &str| -> Vec<Option<usize>> {
-            check_value(ty, &v(s)).into_iter().map(|(i, _)| i).collect()
-        };
-        assert_eq!(at(ParamType::AccountIds, r#"["111122223333"]"#), vec![]);
-        assert_eq!(
-            at(
-                ParamType::AccountIds,
-                r#"["111122223333", 444455556666, "12"]"#
-            ),
-            vec![Some(1), Some(2)]
-        );
-        assert_eq!(at(ParamType::AccountIds, r#""111122223333""#), vec![None]);
-        assert_eq!(at(ParamType::ArnGlobs, "[]"), vec![None]);
-        assert_eq!(at(ParamType::PositiveInteger, "0"), vec![None]);
-        assert_eq!(at(ParamType::PositiveInteger, "90"), vec![]);
-        assert_eq!(at(ParamType::Integer, "-3"), vec![]);
-        assert_eq!(at(ParamType::String, "3"), vec![None]);
-        assert_eq!(at(ParamType::Boolean, "true"), vec![]);
-        assert_eq!(at(ParamType::StringList, r#"["a", 1]"#), vec![Some(1)]);
-        assert_eq!(
-            at(ParamType::Regions, r#"["eu-west-1", "eu-west-1a"]"#),
-            vec![Some(1)]
-        );
-        let help = &check_value(ParamType::AccountIds, &v("[11112222333]"))[0]
-            .1
-            .help;
-        assert!(help.contains("\"011112222333\""), "{help}");
-    }
-
-    fn reads(condition: &str) -> Reads {
-        let mut r = Reads::default();
-        r.condition(&Str::new(0..1, condition.to_owned()), "the condition");
-        r
-    }
-
-    #[test]
-    fn condition_reads_are_found_and_typed_by_the_function_they_are_passed_to() {
-        let r = reads(
-            r#"policy_grants(detail.p, params.actions, params.targets) && size(policy_external_accounts(detail.p, params["trusted"])) > 0 && (!has(params.maybe) || params.maybe) && params.list.exists(x, x == actor)"#,
-        );
-        let got: Vec<(&str, bool, Option<ParamType>)> = r
-            .reads
-            .iter()
-            .map(|x| (x.name.as_str(), x.optional, x.argument.map(|a| a.ty)))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("actions", false, Some(ParamType::StringList)),
-                ("targets", false, Some(ParamType::ArnGlobs)),
-                ("trusted", false, Some(ParamType::AccountIds)),
-                ("maybe", true, None),
-                ("maybe", false, None),
-                ("list", false, None),
-            ]
-        );
-        assert!(!r.whole);
-        assert!(reads("size(params) > 0").whole);
-    }
-
-    #[test]
-    fn template_reads_are_found() {
-        let mut r = Reads::default();
-        r.template(
-            &Str::new(0..1, "{{ params.owner }} {{ params.team.name }}".to_owned()),
-            "the message",
-        );
-        let names: Vec<&str> = r.reads.iter().map(|x| x.name.as_str()).collect();
-        assert_eq!(names, ["owner", "team"]);
-        let mut r = Reads::default();
-        r.template(&Str::new(0..1, "{{ params }}".to_owned()), "the message");
-        assert!(r.whole);
     }
 }

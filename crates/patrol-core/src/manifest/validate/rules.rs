@@ -1,11 +1,14 @@
 //! One `[rules.<id>]` table into a normalized [`Rule`]: description, severity, handler,
-//! message, condition, routes, permissions and tests; its `params` are checked in `params`,
-//! its `references` in `references`.
+//! message, condition, routes and tests; its `params` are checked in `params`, its
+//! `references` in `references`. The handler must be declared (handler.toml); a rule of an
+//! audit handler may filter its findings with `condition`, `suppress` and `dedup` even on a
+//! schedule.
 
 use std::collections::BTreeSet;
 
 use super::{Cx, DEFAULT_HANDLER, bad_severity, span};
 use crate::diagnostic::Diagnostic;
+use crate::manifest::handler::{FILE_NAME, HandlerKind};
 use crate::manifest::raw::{RawRule, Spanned, Str};
 use crate::manifest::{Expect, Rule, RuleTest, Severity, Suppression, Trigger};
 use crate::template::{self, TemplateError};
@@ -68,7 +71,21 @@ impl Cx<'_> {
 
         let handler = match &r.handler {
             Some(h) => {
-                if !self.options.handlers.iter().any(|k| k == h.get_ref()) {
+                let known = self.options.handlers.iter().any(|k| k == h.get_ref());
+                if known && self.declaration(h.get_ref()).is_none() {
+                    self.err(
+                        Diagnostic::new(
+                            "undeclared-handler",
+                            format!("rule `{rid}` uses handler `{}`, which has no declaration", h.get_ref()),
+                        )
+                        .at(span(h))
+                        .help(format!(
+                            "add lambdas/{}/{FILE_NAME}: its `kind`, `description`, the `[params.NAME]` its rules take and the `[[permissions]]` it needs (see the README's \"handler.toml reference\")",
+                            h.get_ref()
+                        )),
+                    );
+                }
+                if !known {
                     self.err(
                         Diagnostic::new(
                             "unknown-handler",
@@ -85,6 +102,9 @@ impl Cx<'_> {
             }
             None => DEFAULT_HANDLER.to_owned(),
         };
+        let kind = self.declaration(&handler).map(|d| d.kind);
+        // Findings of an audit handler are filtered like events, even on a schedule.
+        let filters_on_schedule = kind == Some(HandlerKind::Audit);
 
         let include_read_only = r.include_read_only.as_ref().is_some_and(|b| *b.get_ref());
         let trigger = match &r.trigger {
@@ -166,14 +186,16 @@ impl Cx<'_> {
             }
             c.get_ref().clone()
         });
-        if let (Some(c), Some(Trigger::Schedule { .. })) = (&r.condition, &trigger) {
+        if let (Some(c), Some(Trigger::Schedule { .. }), false) =
+            (&r.condition, &trigger, filters_on_schedule)
+        {
             self.err(
                 Diagnostic::new(
                     "condition-on-schedule",
                     format!("rule `{rid}`: `condition` applies only to event triggers"),
                 )
                 .at(span(c))
-                .help("remove `condition`; a scheduled handler decides in its own code"),
+                .help("remove `condition`: a scheduled notify rule sends one alert per tick; only rules of an audit handler (`kind = \"audit\"` in its handler.toml) filter their findings"),
             );
         }
 
@@ -210,35 +232,32 @@ impl Cx<'_> {
             }
         };
 
-        let params = self.params(rid, r, &handler);
+        let params = self.params(rid, span(id), r, &handler);
 
-        let permissions: Vec<String> = r
-            .permissions
-            .iter()
-            .flatten()
-            .map(|p| {
-                let s = p.get_ref();
-                let valid = s.split_once(':').is_some_and(|(svc, action)| {
-                    !svc.is_empty()
-                        && svc.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                        && !action.is_empty()
-                        && action
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'*')
-                });
-                if !valid {
-                    self.err(
-                        Diagnostic::new(
-                            "invalid-permission",
-                            format!("rule `{rid}`: `{s}` is not an IAM action"),
-                        )
-                        .at(span(p))
-                        .help("write IAM actions as `service:Action`, e.g. `iam:ListUsers`"),
-                    );
-                }
-                s.clone()
-            })
-            .collect();
+        if let Some(first) = r.permissions.as_ref().and_then(|p| p.first()) {
+            self.err(
+                Diagnostic::new(
+                    "rule-permissions",
+                    format!("rule `{rid}`: `permissions` is no longer a rule key: handler `{handler}` declares its permissions in lambdas/{handler}/{FILE_NAME}"),
+                )
+                .at(span(first))
+                .help(format!(
+                    "remove `permissions` here; if the handler needs these actions, add them to lambdas/{handler}/{FILE_NAME} as `[[permissions]]` statements with scoped `resources` (see the README's \"Least privilege\")"
+                )),
+            );
+        } else if let Some(empty) = &r.permissions
+            && empty.is_empty()
+        {
+            // `permissions = []` asks for nothing; it is just no longer a key.
+            self.err(
+                Diagnostic::new(
+                    "rule-permissions",
+                    format!("rule `{rid}`: `permissions` is no longer a rule key: handler `{handler}` declares its permissions in lambdas/{handler}/{FILE_NAME}"),
+                )
+                .at(span(id))
+                .help("remove `permissions = []`"),
+            );
+        }
 
         let mut bad_expect = false;
         let tests: Vec<RuleTest> = r
@@ -314,26 +333,31 @@ impl Cx<'_> {
             .flatten()
             .filter_map(|s| self.suppression(rid, s))
             .collect();
-        if !suppress.is_empty() && matches!(trigger, Some(Trigger::Schedule { .. })) {
+        if !suppress.is_empty()
+            && !filters_on_schedule
+            && matches!(trigger, Some(Trigger::Schedule { .. }))
+        {
             self.err(
                 Diagnostic::new(
                     "suppress-on-schedule",
                     format!("rule `{rid}`: `suppress` applies only to event triggers"),
                 )
                 .at(span(id))
-                .help("remove `suppress`; a scheduled handler decides in its own code"),
+                .help("remove `suppress`: a scheduled notify rule sends one alert per tick; only rules of an audit handler (`kind = \"audit\"` in its handler.toml) suppress findings"),
             );
         }
 
         let dedup = r.dedup.as_ref().and_then(|d| self.dedup(rid, d));
-        if let (Some(d), Some(Trigger::Schedule { .. })) = (&r.dedup, &trigger) {
+        if let (Some(d), Some(Trigger::Schedule { .. }), false) =
+            (&r.dedup, &trigger, filters_on_schedule)
+        {
             self.err(
                 Diagnostic::new(
                     "dedup-on-schedule",
                     format!("rule `{rid}`: `dedup` applies only to rules that evaluate events"),
                 )
                 .at(span(d))
-                .help("remove `dedup`; a scheduled handler decides in its own code"),
+                .help("remove `dedup`: a scheduled notify rule sends one alert per tick; only rules of an audit handler (`kind = \"audit\"` in its handler.toml) deduplicate findings"),
             );
         }
 
@@ -355,7 +379,6 @@ impl Cx<'_> {
             condition,
             notify,
             params,
-            permissions,
             references,
             suppress,
             dedup,

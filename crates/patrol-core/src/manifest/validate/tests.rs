@@ -320,13 +320,7 @@ handler = "stale-access-keys"
 trigger.schedule = "rate(1 day)"
 params.max_age_days = 90
 "#;
-    let options = ValidateOptions {
-        handlers: vec!["notify".into(), "stale-access-keys".into()],
-        ..ValidateOptions::default()
-    };
-    let err = validate_str(&text, "rules.toml", &options)
-        .map_err(|d| crate::diagnostic::render_all(&d, "rules.toml", &text))
-        .expect_err("invalid");
+    let err = with_handlers(&text, &[("stale-access-keys", STALE_KEYS)]).expect_err("invalid");
     assert!(
         err.contains(
             "error[undeclared-param]: rule `stale-access-key`: `params.max_age_days` has no type"
@@ -341,7 +335,8 @@ params.max_age_days = 90
         "params.max_age_days = 90",
         "params.max_age_days = 90\nparams_types = { max_age_days = \"positive_integer\" }",
     );
-    let m = validate_str(&declared, "rules.toml", &options).expect("valid");
+    let m = with_handlers(&declared, &[("stale-access-keys", STALE_KEYS)])
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         m.rule("stale-access-key").expect("rule").params["max_age_days"],
         json!(90)
@@ -380,4 +375,107 @@ url = "https://siem.example.com/ingest?source=patrol"
 secret = "patrol/siem-signing"
 "#;
     insta::assert_snapshot!(check(&text).expect_err("invalid"));
+}
+
+/// A declaration with no parameters and no permissions.
+const STALE_KEYS: &str = r#"kind = "audit"
+description = "Finds old access keys"
+"#;
+
+/// Validates `text` with the shipped declarations plus `extra` (name, handler.toml text),
+/// every one of them a known handler.
+fn with_handlers(text: &str, extra: &[(&str, &str)]) -> Result<Manifest, String> {
+    let mut declarations = crate::manifest::handler::shipped();
+    for (name, toml) in extra {
+        let d =
+            crate::manifest::handler::parse(name, toml).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        declarations.insert((*name).to_owned(), d);
+    }
+    let options = ValidateOptions {
+        handlers: declarations.keys().cloned().collect(),
+        ..ValidateOptions::default()
+    };
+    validate_with_declarations(text, "rules.toml", &options, &declarations)
+        .map(|(m, _)| m)
+        .map_err(|d| crate::diagnostic::render_all(&d, "rules.toml", text))
+}
+
+/// A scheduled rule of the shipped audit handler.
+const AUDIT_RULE: &str = r#"
+[rules.access-keys-stale]
+description = "Access keys older than the limit"
+severity = "medium"
+handler = "audit"
+trigger.schedule = "rate(1 day)"
+"#;
+
+#[test]
+fn rules_no_longer_list_permissions() {
+    let text = GOOD.to_owned() + "permissions = [\"iam:ListUsers\", \"s3:*\"]\n";
+    insta::assert_snapshot!(check(&text).expect_err("invalid"));
+    let empty = GOOD.to_owned() + "permissions = []\n";
+    let err = check(&empty).expect_err("invalid");
+    assert!(err.contains("error[rule-permissions]"), "{err}");
+}
+
+#[test]
+fn a_handler_without_a_declaration_is_an_error() {
+    let text = GOOD.to_owned()
+        + r#"
+[rules.old-keys]
+description = "Old keys"
+severity = "low"
+handler = "inventory"
+trigger.schedule = "rate(1 day)"
+"#;
+    let options = ValidateOptions {
+        handlers: vec!["notify".into(), "inventory".into()],
+        ..ValidateOptions::default()
+    };
+    let err = validate_str(&text, "rules.toml", &options)
+        .map_err(|d| crate::diagnostic::render_all(&d, "rules.toml", &text))
+        .expect_err("invalid");
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn declared_params_are_required_or_defaulted() {
+    // `check` is required by the audit handler.
+    let text = GOOD.to_owned() + AUDIT_RULE;
+    insta::assert_snapshot!(with_handlers(&text, &[]).expect_err("invalid"));
+    // Defaults fill what the rule does not set; what it sets wins.
+    let ok = text + "params = { check = \"access-keys\", max_unused_days = 30 }\n";
+    let m = with_handlers(&ok, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let params = &m.rule("access-keys-stale").expect("rule").params;
+    assert_eq!(params["check"], json!("access-keys"));
+    assert_eq!(params["max_age_days"], json!(90));
+    assert_eq!(params["max_unused_days"], json!(30));
+    assert!(!params.contains_key("accounts"));
+    // The manifest carries the declarations of the handlers its rules use.
+    assert_eq!(m.handlers.keys().collect::<Vec<_>>(), ["audit", "notify"]);
+    let json = serde_json::to_value(&m).expect("serializes");
+    assert_eq!(json.pointer("/handlers/audit/kind"), Some(&json!("audit")));
+    assert_eq!(
+        json.pointer("/handlers/audit/permissions/1/resources/0"),
+        Some(&json!("arn:${AWS::Partition}:iam::*:role/patrol-audit"))
+    );
+    assert!(json.pointer("/rules/0/permissions").is_none());
+}
+
+#[test]
+fn audit_rules_filter_their_findings_on_a_schedule() {
+    let filters = r#"params.check = "access-keys"
+condition = 'detail.ageDays > 365'
+suppress = [{ condition = 'account == "111122223333"', owner = "secops", reason = "sandbox", expires = 2099-01-01 }]
+dedup = { key = "{{ detail.resource }}", window = "7d" }
+"#;
+    let audit = GOOD.to_owned() + AUDIT_RULE + filters;
+    let m = with_handlers(&audit, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let rule = m.rule("access-keys-stale").expect("rule");
+    assert!(rule.condition.is_some() && rule.dedup.is_some() && rule.suppress.len() == 1);
+    // The same keys on a notify rule's schedule are still errors.
+    let notify = audit
+        .replace("handler = \"audit\"\n", "")
+        .replace("params.check = \"access-keys\"\n", "");
+    insta::assert_snapshot!(with_handlers(&notify, &[]).expect_err("invalid"));
 }
