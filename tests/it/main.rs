@@ -6,6 +6,7 @@
 //! Needs `.venv/bin/moto_server`, `target/debug/notify` and `target/debug/patrol`
 //! (`make test` provides them).
 
+mod audit;
 mod cli;
 mod deadline;
 mod dedup;
@@ -16,6 +17,7 @@ mod fixtures;
 mod github;
 mod heartbeat;
 mod ledger;
+mod metrics;
 mod notify;
 mod replay;
 mod rotation;

@@ -1,11 +1,15 @@
 //! `patrol test`: every rule's inline tests, through the same engine as replay and
-//! the live path (pattern, read-only delivery, template).
+//! the live path (pattern, read-only delivery, template). A scheduled audit rule's tests
+//! are recordings of the API responses its check reads ([`recording`]).
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use patrol_core::engine::{Engine, Outcome};
-use patrol_core::manifest::Expect;
+use patrol_core::manifest::{Expect, Rule};
+
+#[path = "test_recording.rs"]
+mod recording;
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
@@ -32,11 +36,11 @@ pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
         }
         for t in &rule.tests {
             let path = super::load::relative_to_manifest(manifest, &t.event);
-            let verdict = check_one(&engine, &rule.id, &path, t.expect);
+            let verdict = check_one(&engine, rule, &path, t.expect);
             match verdict {
                 Ok(detail) => {
                     passed += 1;
-                    println!("ok    {} {} ({detail})", rule.id, t.event);
+                    println!("ok    {} {} {detail}", rule.id, t.event);
                 }
                 Err(why) => {
                     failed += 1;
@@ -53,24 +57,29 @@ pub fn run(manifest: &Path, args: &TestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn check_one(engine: &Engine, rule: &str, path: &Path, expect: Expect) -> Result<String, String> {
+fn check_one(engine: &Engine, rule: &Rule, path: &Path, expect: Expect) -> Result<String, String> {
+    let today = patrol_core::date::today();
+    if let Some(doc) = recording::read(path) {
+        return recording::check(rule, &doc, expect, &today);
+    }
+    let rule = rule.id.as_str();
     let event = super::replay::read_single_event(path)?;
     let outcome = engine
-        .evaluate(&event, &patrol_core::date::today())
+        .evaluate(&event, &today)
         .into_iter()
         .find(|o| match o {
             Outcome::Alert(a) => a.rule == rule,
             Outcome::Suppressed { rule: r, .. } | Outcome::Failed { rule: r, .. } => r == rule,
         });
     match (expect, outcome) {
-        (Expect::Alert, Some(Outcome::Alert(a))) => Ok(format!("alert: {}", a.message)),
+        (Expect::Alert, Some(Outcome::Alert(a))) => Ok(format!("(alert: {})", a.message)),
         (Expect::Alert, Some(Outcome::Failed { error, .. })) => {
             Err(format!("matched, but the alert failed: {error}"))
         }
         (Expect::Alert, None) => Err("expected an alert, got none".into()),
-        (Expect::Quiet, None) => Ok("quiet".into()),
+        (Expect::Quiet, None) => Ok("(quiet)".into()),
         (Expect::Quiet, Some(Outcome::Suppressed { owner, .. })) => {
-            Ok(format!("quiet: suppressed ({owner})"))
+            Ok(format!("(quiet: suppressed by {owner})"))
         }
         (Expect::Alert, Some(Outcome::Suppressed { owner, .. })) => Err(format!(
             "expected an alert, but a suppression owned by `{owner}` hid it"
