@@ -190,6 +190,8 @@ bench-lambda: setup-rust $(VENV)/.installed-build
 	@# matter, and dev reuses the test build.
 	$(CARGO) bench $(CARGO_FLAGS) --profile dev -p patrol-tests --bench lambda-cold-start -- $(foreach h,$(HANDLERS),$(foreach p,release lambda-dev,\
 	  "$(h) $(p) $(ARCH)=$(ROOT)/target/lambda-$(p)-$(ARCH)/$(h)/bootstrap" "$(h) $(p) host=$(ROOT)/target/$(p)/$(h)"))
+	$(CARGO) bench $(CARGO_FLAGS) --profile dev -p patrol-tests --bench lambda-per-event -- \
+	  "notify release host=$(ROOT)/target/release/notify" "notify lambda-dev host=$(ROOT)/target/lambda-dev/notify"
 
 # Synth time, largest template and its resources, rules on the central bus and the member
 # template's size, for 30, 300 and 1,000 generated rules (bundling skipped).

@@ -2,7 +2,7 @@
 //! Lambda Runtime API (`GET /runtime/invocation/next`), which is when Lambda's init phase
 //! ends. Each binary runs `PATROL_BENCH_RUNS` times (default 30, after 3 unmeasured runs that
 //! warm the page cache) against a local Runtime API on 127.0.0.1, configured with every
-//! `notify` rule of the shipped rules.toml as a deployment would configure it. Also prints each
+//! rule of the shipped rules.toml its handler runs, as a deployment would configure it. Also prints each
 //! binary's size, its size deflated (what the Lambda zip holds) and its peak RSS at the
 //! first poll.
 //!
@@ -11,12 +11,13 @@
 //! ```
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use patrol_core::manifest::{ValidateOptions, load};
+use patrol_tests::bench::{self, Running, peak_rss_kb};
 use patrol_tests::handler_config::{self, ConfigFile};
 use patrol_tests::paths;
 use tiny_http::Server;
@@ -24,31 +25,24 @@ use tiny_http::Server;
 const WARMUP: usize = 3;
 
 fn main() -> anyhow::Result<()> {
-    let binaries: Vec<(String, PathBuf)> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .map(|a| match a.split_once('=') {
-            Some((label, path)) => (label.to_owned(), PathBuf::from(path)),
-            None => (a.clone(), PathBuf::from(&a)),
-        })
-        .collect();
-    anyhow::ensure!(
-        !binaries.is_empty(),
-        "usage: lambda-cold-start LABEL=BINARY... (see crates' benches in the Makefile)"
-    );
+    let binaries = bench::labelled_binaries(
+        "lambda-cold-start LABEL=BINARY... (see crates' benches in the Makefile)",
+    )?;
     let runs: usize = match std::env::var("PATROL_BENCH_RUNS") {
         Ok(v) => v
             .parse()
             .with_context(|| format!("PATROL_BENCH_RUNS={v} is not a number"))?,
         Err(_) => 30,
     };
-    let (_config, env) = function_env()?;
 
     println!(
         "{:<24} {:>10} {:>10} {:>12} {:>12} {:>12} {:>9}",
         "binary", "size", "deflated", "init min", "init median", "init p90", "peak RSS"
     );
     for (label, binary) in &binaries {
+        // Labels start with the handler's name (`notify release arm64`).
+        let handler = label.split_whitespace().next().unwrap_or("notify");
+        let (_config, env) = function_env(handler)?;
         let bytes = std::fs::read(binary)
             .with_context(|| format!("{label}: cannot read {}", binary.display()))?;
         let size = bytes.len();
@@ -96,15 +90,15 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// The config file and environment a deployment gives the function (every `notify` rule of
-/// rules.toml), with dummy credentials and an unroutable endpoint: nothing may leave the
+/// The config file and environment a deployment gives the function (every rule of
+/// rules.toml that `handler` runs), with dummy credentials and an unroutable endpoint: nothing may leave the
 /// machine, and init makes no call. The file must outlive the runs.
-fn function_env() -> anyhow::Result<(ConfigFile, Vec<(&'static str, String)>)> {
+fn function_env(handler: &str) -> anyhow::Result<(ConfigFile, Vec<(&'static str, String)>)> {
     let manifest = load(
         &paths::workspace().join("rules.toml"),
         &ValidateOptions::default(),
     )?;
-    let file = ConfigFile::write(&handler_config::from_manifest(&manifest, "notify")?)?;
+    let file = ConfigFile::write(&handler_config::from_manifest(&manifest, handler)?)?;
     let mut env = vec![
         ("AWS_REGION", "us-east-1".to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
@@ -120,16 +114,6 @@ fn function_env() -> anyhow::Result<(ConfigFile, Vec<(&'static str, String)>)> {
     ];
     env.extend(file.env());
     Ok((file, env))
-}
-
-/// Kills the function when the measurement ends, whatever happened.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// One cold start: exec to the first `/next` poll, and the process's peak RSS (kB) then.
@@ -186,15 +170,6 @@ fn runs_here(bytes: &[u8]) -> bool {
         _ => return false,
     };
     bytes.starts_with(b"\x7fELF") && machine == Some(host)
-}
-
-/// `VmHWM` of a running process, in kB (Linux).
-fn peak_rss_kb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// The binary deflated at zip's default level: within a few hundred bytes of the Lambda

@@ -13,6 +13,7 @@
 //! - [`capture::CaptureServer`]: a local HTTP endpoint that records what sinks send;
 //!   [`capture::SilentServer`], one that accepts connections and never answers.
 
+pub mod bench;
 pub mod capture;
 pub mod function;
 pub mod handler_config;
