@@ -293,6 +293,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_endless_answer_is_read_up_to_its_cap_only() {
+        // An endpoint that answers 200 and then streams forever (chunked, no length).
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+        let port = server.server_addr().to_ip().expect("ip").port();
+        std::thread::spawn(move || {
+            for req in server.incoming_requests() {
+                let endless = tiny_http::Response::new(
+                    tiny_http::StatusCode(200),
+                    vec![],
+                    std::io::repeat(b'x'),
+                    None,
+                    None,
+                );
+                let _ = req.respond(endless);
+            }
+        });
+        let url = check_url(&format!("http://127.0.0.1:{port}/hook")).expect("loopback");
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            fast().post_json(&url, b"{}".to_vec(), &[], &[]),
+        )
+        .await
+        .expect("the read stops at the cap instead of following the stream")
+        .expect("a 200 is delivered");
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body.len(), MAX_ANSWER);
+    }
+
+    #[tokio::test]
     async fn retries_a_500_then_succeeds() {
         let (url, seen) = server(vec![500, 200], "ok");
         let answer = fast()
