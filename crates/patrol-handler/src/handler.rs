@@ -36,7 +36,7 @@ pub trait Handler: Send + Sync + 'static {
 /// What a handler gets for one rule of one invocation.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
-    /// The rule: its id, severity, `params` (typed by `patrol validate`), permissions.
+    /// The rule: its id, severity, `params` (typed by `patrol validate`), message, routes.
     pub rule: &'a Rule,
     /// The trigger's input: the EventBridge event (a feed's), the scheduled event (a
     /// schedule's: `time` is the tick), the SNS message or the webhook request wrapped as
