@@ -100,8 +100,9 @@ impl Engine {
         self.rules.iter().map(|r| &r.rule)
     }
 
-    /// Rules EventBridge would deliver this (EventBridge-shaped) event to.
-    fn delivered_to(&self, event: &Value) -> Vec<&CompiledRule> {
+    /// Rules EventBridge would deliver this (EventBridge-shaped) event to, compiled (a
+    /// handler function decides with each on the events its handler returns).
+    pub fn delivered_to(&self, event: &Value) -> Vec<&CompiledRule> {
         let read_only = event::is_read_only_management_event(event);
         self.matcher
             .matches(event)

@@ -6,8 +6,6 @@
 //! not the event that matched, so the rule's suppressions and condition are checked on
 //! each of them afterwards ([`CompiledRule::evaluate`]), never by the engine.
 
-use std::collections::HashMap;
-
 use patrol_core::engine::{Engine, EngineError};
 use patrol_core::manifest::Rule;
 use patrol_core::rule::CompiledRule;
@@ -15,57 +13,28 @@ use serde_json::Value;
 
 #[derive(Debug)]
 pub struct EventRules {
-    /// The rules' delivery patterns (no condition, no suppressions: never evaluates).
-    matcher: Engine,
-    /// Each rule compiled whole, in the matcher's order.
-    rules: Vec<CompiledRule>,
-    /// Rule id → its index in `rules`.
-    index: HashMap<String, usize>,
+    /// The rules, compiled once: the engine matches their delivery patterns, and each
+    /// decides (suppressions, condition) on the events its handler returns.
+    engine: Engine,
 }
 
 impl EventRules {
     /// A rule without a delivery pattern (a schedule) is an error.
     pub fn new(rules: Vec<CompiledRule>) -> Result<Self, EngineError> {
-        let patterns_only = rules
-            .iter()
-            .map(|c| {
-                let rule = Rule {
-                    condition: None,
-                    suppress: Vec::new(),
-                    ..c.rule.clone()
-                };
-                CompiledRule::new(rule).map_err(|message| EngineError {
-                    rule: c.rule.id.clone(),
-                    message,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let matcher = Engine::from_compiled(patterns_only)?;
-        let index = rules
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.rule.id.clone(), i))
-            .collect();
         Ok(Self {
-            matcher,
-            rules,
-            index,
+            engine: Engine::from_compiled(rules)?,
         })
     }
 
     /// The rules, in order.
     pub fn rules(&self) -> impl ExactSizeIterator<Item = &Rule> {
-        self.rules.iter().map(|c| &c.rule)
+        self.engine.rules()
     }
 
     /// The rules EventBridge would deliver this event to (pattern and read-only delivery),
     /// in rule order.
     pub fn matching(&self, event: &Value) -> Vec<&CompiledRule> {
-        self.matcher
-            .matching_rules(event)
-            .into_iter()
-            .filter_map(|r| self.index.get(&r.id).and_then(|&i| self.rules.get(i)))
-            .collect()
+        self.engine.delivered_to(event)
     }
 }
 
