@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use patrol_core::engine::{Engine, Outcome};
 use patrol_core::manifest::{Expect, Rule};
 
-#[path = "test_recording.rs"]
 mod recording;
 
 #[derive(Debug, clap::Args)]
