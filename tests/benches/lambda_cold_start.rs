@@ -99,19 +99,8 @@ fn function_env(handler: &str) -> anyhow::Result<(ConfigFile, Vec<(&'static str,
         &ValidateOptions::default(),
     )?;
     let file = ConfigFile::write(&handler_config::from_manifest(&manifest, handler)?)?;
-    let mut env = vec![
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
-        ("PATROL_STATE_TABLE", "patrol-state".to_owned()),
-        (
-            "PATROL_FAILURE_QUEUE_URL",
-            "http://127.0.0.1:9/123456789012/patrol-notify-failures".to_owned(),
-        ),
-        ("RUST_LOG", "info".to_owned()),
-    ];
+    let mut env = bench::offline_env("info");
+    env.push(("PATROL_STATE_TABLE", "patrol-state".to_owned()));
     env.extend(file.env());
     Ok((file, env))
 }

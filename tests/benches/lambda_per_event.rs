@@ -128,18 +128,7 @@ fn function_env(
         }
     }
     let file = ConfigFile::write(&config)?;
-    let mut env = vec![
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
-        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
-        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
-        (
-            "PATROL_FAILURE_QUEUE_URL",
-            "http://127.0.0.1:9/123456789012/patrol-notify-failures".to_owned(),
-        ),
-        ("RUST_LOG", "warn".to_owned()),
-    ];
+    let mut env = bench::offline_env("warn");
     env.extend(file.env());
     Ok((file, env))
 }

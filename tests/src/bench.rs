@@ -37,3 +37,21 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// The environment a benchmarked function runs with besides its config file: dummy
+/// credentials and an unroutable endpoint (nothing may leave the machine), and a failure
+/// queue URL, which webhook rules require at init.
+pub fn offline_env(rust_log: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".to_owned()),
+        (
+            "PATROL_FAILURE_QUEUE_URL",
+            "http://127.0.0.1:9/123456789012/patrol-notify-failures".to_owned(),
+        ),
+        ("RUST_LOG", rust_log.to_owned()),
+    ]
+}

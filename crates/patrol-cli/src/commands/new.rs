@@ -12,6 +12,8 @@ mod rule;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 #[derive(Debug, clap::Args)]
 pub struct NewArgs {
     /// The rule's id: kebab-case, naming what it detects (`iam-user-created`); with
@@ -33,4 +35,22 @@ pub fn run(manifest: &Path, args: &NewArgs) -> anyhow::Result<ExitCode> {
     } else {
         rule::run(manifest, &args.name, args.cloudtrail.as_deref())
     }
+}
+
+/// The manifest's text and its TOML (both scaffolds append to the text and read
+/// `[defaults]`), and whether it already has a rule `id`: neither may take an id in use.
+fn read_manifest(manifest: &Path, id: &str) -> anyhow::Result<(String, toml::Table, bool)> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("cannot read manifest `{}`", manifest.display()))?;
+    let doc: toml::Table = toml::from_str(&text).with_context(|| {
+        format!(
+            "`{}` is not valid TOML; run `patrol validate` and fix it first",
+            manifest.display()
+        )
+    })?;
+    let taken = doc
+        .get("rules")
+        .and_then(toml::Value::as_table)
+        .is_some_and(|r| r.contains_key(id));
+    Ok((text, doc, taken))
 }

@@ -49,19 +49,8 @@ pub fn run(manifest: &Path, name: &str) -> anyhow::Result<ExitCode> {
     })?;
     let new_cargo = add_member(&cargo_text, name)
         .with_context(|| format!("cannot add `lambdas/{name}` to {}", cargo_path.display()))?;
-    let text = std::fs::read_to_string(manifest)
-        .with_context(|| format!("cannot read manifest `{}`", manifest.display()))?;
-    let doc: toml::Table = toml::from_str(&text).with_context(|| {
-        format!(
-            "`{}` is not valid TOML; run `patrol validate` and fix it first",
-            manifest.display()
-        )
-    })?;
-    if doc
-        .get("rules")
-        .and_then(toml::Value::as_table)
-        .is_some_and(|r| r.contains_key(name))
-    {
+    let (text, doc, taken) = super::read_manifest(manifest, name)?;
+    if taken {
         bail!(
             "rule `{name}` already exists in {}, and the example rule of handler `{name}` would take that id; pick another handler name",
             manifest.display()

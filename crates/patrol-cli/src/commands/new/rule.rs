@@ -24,19 +24,8 @@ pub fn run(manifest: &Path, name: &str, cloudtrail: Option<&str>) -> anyhow::Res
         Some(spec) => parse_cloudtrail(spec)?,
         None => (DEFAULT_EVENT.0.to_owned(), DEFAULT_EVENT.1.to_owned()),
     };
-    let text = std::fs::read_to_string(manifest)
-        .with_context(|| format!("cannot read manifest `{}`", manifest.display()))?;
-    let doc: toml::Table = toml::from_str(&text).with_context(|| {
-        format!(
-            "`{}` is not valid TOML; run `patrol validate` and fix it first",
-            manifest.display()
-        )
-    })?;
-    if doc
-        .get("rules")
-        .and_then(toml::Value::as_table)
-        .is_some_and(|r| r.contains_key(name))
-    {
+    let (text, doc, taken) = super::read_manifest(manifest, name)?;
+    if taken {
         bail!(
             "rule `{name}` already exists in {}; pick another id",
             manifest.display()
